@@ -1,0 +1,3 @@
+module github.com/go-dockertools/dockertools
+
+go 1.26

@@ -1,0 +1,145 @@
+// Package atomicfile owns how the toolkit's output files come into being:
+// complete or absent. Data goes to a temporary file in the target's
+// directory, which is renamed over the target on Commit and removed on
+// Abort, or by RemoveAll when the process is interrupted. A process killed
+// outright (SIGKILL) leaves at most a temporary file with a name no consumer
+// looks for.
+package atomicfile
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+)
+
+// Stdout is the name that stands for standard output.
+const Stdout = "-"
+
+// File is an output being written: a temporary file until Commit, or
+// standard output when the name was "-".
+type File struct {
+	*os.File
+	final string // target name; "" for stdout
+	done  bool
+}
+
+var (
+	mu      sync.Mutex
+	pending = map[string]struct{}{}
+)
+
+// Create starts an output named path ("-" for standard output).
+func Create(path string) (*File, error) {
+	if path == Stdout || path == "" {
+		return &File{File: os.Stdout}, nil
+	}
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return nil, fmt.Errorf("%s: is a directory", path)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", path, unwrapPath(err))
+	}
+	pending[f.Name()] = struct{}{}
+	return &File{File: f, final: path}, nil
+}
+
+// IsStdout reports whether the output is standard output.
+func (f *File) IsStdout() bool { return f.final == "" }
+
+// Commit makes the output visible under its final name. For standard
+// output it only checks that nothing failed.
+func (f *File) Commit() error {
+	if f.done {
+		return nil
+	}
+	f.done = true
+	if f.final == "" {
+		return nil
+	}
+	tmp := f.File.Name()
+	defer forget(tmp)
+	if err := f.File.Chmod(0o644 &^ umask()); err != nil {
+		f.File.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", f.final, unwrapPath(err))
+	}
+	if err := f.File.Close(); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", f.final, unwrapPath(err))
+	}
+	if err := os.Rename(tmp, f.final); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("rename to %s: %w", f.final, unwrapPath(err))
+	}
+	return nil
+}
+
+// Abort discards the output: the temporary file is removed. It is safe to
+// call after Commit (it then does nothing), so it fits a defer.
+func (f *File) Abort() {
+	if f.done {
+		return
+	}
+	f.done = true
+	if f.final == "" {
+		return
+	}
+	tmp := f.File.Name()
+	f.File.Close()
+	os.Remove(tmp)
+	forget(tmp)
+}
+
+func forget(tmp string) {
+	mu.Lock()
+	delete(pending, tmp)
+	mu.Unlock()
+}
+
+// RemoveAll removes every temporary file not yet committed or aborted. The
+// signal handler of a command calls it before exiting.
+func RemoveAll() {
+	mu.Lock()
+	defer mu.Unlock()
+	for tmp := range pending {
+		os.Remove(tmp)
+		delete(pending, tmp)
+	}
+}
+
+// WriteFile writes data to path atomically ("-" writes to stdout).
+func WriteFile(path string, data []byte) error {
+	f, err := Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Abort()
+	if _, err := f.Write(data); err != nil {
+		return fmt.Errorf("write %s: %w", displayName(path), unwrapPath(err))
+	}
+	return f.Commit()
+}
+
+func displayName(path string) string {
+	if path == Stdout || path == "" {
+		return "stdout"
+	}
+	return path
+}
+
+// unwrapPath drops the *PathError layer whose text would repeat the
+// temporary file's name: messages name the final file instead.
+func unwrapPath(err error) error {
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Err
+	}
+	return err
+}

@@ -1,0 +1,117 @@
+// Package cmdrun owns what every command of the toolkit does the same way
+// around its action: a failure is one line on stderr prefixed with the
+// tool's name and a non-zero exit (2 for a usage error, 1 otherwise); a
+// closed stdout ends the tool with an error instead of a signal; SIGINT and
+// SIGTERM remove temporary output files before exiting; informational
+// messages go to stderr unless --quiet.
+//
+// It does not import the CLI library: main packages wire flags, this
+// package only sees errors and messages.
+package cmdrun
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/go-dockertools/dockertools/lib/atomicfile"
+)
+
+// Version is the toolkit's version, printed by every command's --version.
+// Release builds set it with -ldflags "-X .../lib/cmdrun.Version=...".
+var Version = "0.1.0"
+
+// Setup prepares the process: writes to a closed pipe return EPIPE (so the
+// tool reports it and exits non-zero without a stack trace), and SIGINT or
+// SIGTERM remove pending temporary files and exit with 128+signal.
+func Setup() {
+	signal.Ignore(syscall.SIGPIPE)
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		s := <-ch
+		atomicfile.RemoveAll()
+		code := 130
+		if s == syscall.SIGTERM {
+			code = 143
+		}
+		os.Exit(code)
+	}()
+}
+
+// usageError marks an error in how the command was called.
+type usageError struct{ err error }
+
+func (u usageError) Error() string { return u.err.Error() }
+func (u usageError) Unwrap() error { return u.err }
+
+// Usage wraps err as a usage error (exit code 2).
+func Usage(err error) error {
+	if err == nil {
+		return nil
+	}
+	return usageError{err}
+}
+
+// Usagef formats a usage error.
+func Usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
+
+// ExitCode maps an action's error to the process exit code.
+func ExitCode(err error) int {
+	if err == nil {
+		return 0
+	}
+	var u usageError
+	if errors.As(err, &u) {
+		return 2
+	}
+	return 1
+}
+
+// Exit reports err (if any) as one line on stderr and exits.
+func Exit(tool string, err error) {
+	if err != nil {
+		atomicfile.RemoveAll()
+		fmt.Fprintf(os.Stderr, "%s: %s\n", tool, oneLine(err.Error()))
+	}
+	os.Exit(ExitCode(err))
+}
+
+// oneLine keeps a message on one line, whatever the wrapped errors hold.
+func oneLine(s string) string {
+	s = strings.TrimSpace(s)
+	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", " ")), " ")
+}
+
+// Log prints informational messages on stderr; Quiet silences them.
+type Log struct {
+	Quiet bool
+	W     io.Writer // defaults to os.Stderr
+}
+
+// Printf prints one informational line unless quiet.
+func (l *Log) Printf(format string, a ...any) {
+	if l == nil || l.Quiet {
+		return
+	}
+	w := l.W
+	if w == nil {
+		w = os.Stderr
+	}
+	msg := fmt.Sprintf(format, a...)
+	if !strings.HasSuffix(msg, "\n") {
+		msg += "\n"
+	}
+	io.WriteString(w, msg)
+}
+
+// StderrIsTerminal reports whether stderr is a terminal, where progress
+// may be shown.
+func StderrIsTerminal() bool {
+	fi, err := os.Stderr.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,213 @@
+// Command path-to-layer writes the layer tar of a list of Nix store paths
+// (or of a directory taken as the image root), byte-identical to the
+// layers nixpkgs' stream_layered_image.py writes, and a JSON descriptor of
+// it: diffID, size and, on request, TarSum, all computed in the pass that
+// writes the tar.
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+
+	"github.com/go-dockertools/dockertools/lib/atomicfile"
+	"github.com/go-dockertools/dockertools/lib/cmdrun"
+	"github.com/go-dockertools/dockertools/lib/layer"
+	"github.com/urfave/cli/v2"
+)
+
+const tool = "path-to-layer"
+
+func main() {
+	cmdrun.Setup()
+	cmdrun.Exit(tool, newApp().Run(os.Args))
+}
+
+func newApp() *cli.App {
+	return &cli.App{
+		Name:      tool,
+		Usage:     "write the layer tar of Nix store paths, as nixpkgs does, and its descriptor",
+		UsageText: "path-to-layer [options] PATH...\n   path-to-layer [options] --from FILE|-\n   path-to-layer [options] --root DIR",
+		Description: `The layer holds /nix/, /nix/store/ and then each store path with everything
+below it, in the order given, with fixed times and owners: the same bytes as
+the layer nixpkgs' stream_layered_image.py writes for the same list.
+
+With -o FILE the tar is written to FILE (atomically) and the descriptor JSON
+goes to stdout; without -o the tar goes to stdout and --descriptor FILE names
+where the descriptor goes. Paths may also come from --from FILE (or "-" for
+stdin): white-space separated, or a JSON array.
+
+Examples:
+  path-to-layer -o layer.tar /nix/store/...-hello-2.12
+  closure-popularity --max-layers 50 graph.json | awk '{print NR-1, $0}' |
+    xargs -P4 -L1 sh -c 'path-to-layer --index "$0" -o "layers/$0.tar" "$@" > "layers/$0.json"'
+  path-to-layer --root ./rootfs --tarsum -o custom.tar`,
+		Version:         cmdrun.Version,
+		HideHelpCommand: true,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the tar to `FILE` (\"-\": stdout) and the descriptor to stdout"},
+			&cli.StringFlag{Name: "descriptor", Usage: "write the descriptor JSON to `FILE` (\"-\": stdout)"},
+			&cli.StringFlag{Name: "from", Usage: "read store paths from `FILE` (\"-\": stdin)"},
+			&cli.StringFlag{Name: "root", Usage: "pack the contents of `DIR` as the image root instead of store paths"},
+			&cli.StringFlag{Name: "mtime", Usage: "modification `TIME` of every entry: seconds since the epoch or RFC 3339 (default 1; with --root, $SOURCE_DATE_EPOCH when set)"},
+			&cli.Int64Flag{Name: "uid", Value: 0, Usage: "owner `UID` of every entry"},
+			&cli.Int64Flag{Name: "gid", Value: 0, Usage: "group `GID` of every entry"},
+			&cli.StringFlag{Name: "uname", Value: "root", Usage: "owner `NAME` of every entry"},
+			&cli.StringFlag{Name: "gname", Value: "root", Usage: "group `NAME` of every entry"},
+			&cli.StringFlag{Name: "store-dir", Value: layer.DefaultStoreDir, Usage: "the Nix store `DIR`"},
+			&cli.StringFlag{Name: "index", Usage: "record layer number `N` in the descriptor (assemble-image orders layers by it)"},
+			&cli.BoolFlag{Name: "tarsum", Usage: "also compute Docker's TarSum v1 of the layer"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print no informational messages"},
+		},
+		Action:         run,
+		OnUsageError:   func(_ *cli.Context, err error, _ bool) error { return cmdrun.Usage(err) },
+		ExitErrHandler: func(*cli.Context, error) {},
+	}
+}
+
+// descriptor is the JSON path-to-layer prints; DESIGN.md fixes its keys.
+type descriptor struct {
+	Index  *int     `json:"index,omitempty"`
+	File   string   `json:"file,omitempty"`
+	DiffID string   `json:"diffID"`
+	Size   int64    `json:"size"`
+	TarSum string   `json:"tarsum,omitempty"`
+	Paths  []string `json:"paths,omitempty"`
+	Root   string   `json:"root,omitempty"`
+}
+
+func run(c *cli.Context) error {
+	opts := layer.Defaults()
+	opts.Uid, opts.Gid = c.Int64("uid"), c.Int64("gid")
+	opts.Uname, opts.Gname = c.String("uname"), c.String("gname")
+	opts.StoreDir = c.String("store-dir")
+	opts.TarSum = c.Bool("tarsum")
+	root := c.String("root")
+	mtime := c.String("mtime")
+	if mtime == "" && root != "" {
+		mtime = os.Getenv("SOURCE_DATE_EPOCH")
+	}
+	if mtime != "" {
+		t, err := layer.ParseTime(mtime)
+		if err != nil {
+			return cmdrun.Usagef("--mtime: %v", err)
+		}
+		opts.Mtime = t
+	}
+	if opts.Uid < 0 || opts.Gid < 0 {
+		return cmdrun.Usagef("--uid and --gid must not be negative")
+	}
+	var d descriptor
+	if s := c.String("index"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			return cmdrun.Usagef("--index: %q is not a layer number", s)
+		}
+		d.Index = &n
+	}
+
+	paths, err := inputPaths(c, root)
+	if err != nil {
+		return err
+	}
+	for _, p := range paths {
+		if _, err := layer.CheckStorePath(p, opts.StoreDir); err != nil {
+			return err
+		}
+	}
+
+	outName := c.String("output")
+	descName := c.String("descriptor")
+	if outName == "" || outName == atomicfile.Stdout {
+		if descName == "" {
+			descName = "" // no descriptor unless asked for
+		} else if descName == atomicfile.Stdout {
+			return cmdrun.Usagef("the tar goes to stdout: --descriptor needs a file")
+		}
+	} else {
+		d.File = outName
+		if descName == "" {
+			descName = atomicfile.Stdout
+		}
+	}
+
+	out, err := atomicfile.Create(outName)
+	if err != nil {
+		return err
+	}
+	defer out.Abort()
+	var res layer.Result
+	if root != "" {
+		res, err = layer.WriteRoot(out, root, opts)
+		d.Root = root
+	} else {
+		res, err = layer.WriteStorePaths(out, paths, opts)
+		d.Paths = paths
+	}
+	if err != nil {
+		var we *layer.WriteError
+		if errors.As(err, &we) {
+			return fmt.Errorf("write %s: %w", displayName(outName), we.Err)
+		}
+		return err
+	}
+	if err := out.Commit(); err != nil {
+		return err
+	}
+	d.DiffID, d.Size, d.TarSum = res.DiffID.String(), res.Size, res.TarSum
+	if descName == "" {
+		return nil
+	}
+	js, err := json.Marshal(d)
+	if err != nil {
+		return err
+	}
+	return atomicfile.WriteFile(descName, append(js, '\n'))
+}
+
+// inputPaths gathers the store paths from the arguments and --from.
+func inputPaths(c *cli.Context, root string) ([]string, error) {
+	args := c.Args().Slice()
+	from := c.String("from")
+	if len(args) == 1 && args[0] == "-" && from == "" {
+		from, args = "-", nil
+	}
+	if root != "" {
+		if len(args) > 0 || from != "" {
+			return nil, cmdrun.Usagef("--root packs a directory: give no store paths with it")
+		}
+		return nil, nil
+	}
+	paths := args
+	if from != "" {
+		var r io.Reader = os.Stdin
+		name := "stdin"
+		if from != "-" {
+			f, err := os.Open(from)
+			if err != nil {
+				return nil, fmt.Errorf("--from: %w", err)
+			}
+			defer f.Close()
+			r, name = f, from
+		}
+		more, err := layer.ReadPathList(r, name)
+		if err != nil {
+			return nil, err
+		}
+		paths = append(paths, more...)
+	}
+	if len(paths) == 0 {
+		return nil, cmdrun.Usagef("no store paths given (try --help)")
+	}
+	return paths, nil
+}
+
+func displayName(name string) string {
+	if name == "" || name == atomicfile.Stdout {
+		return "stdout"
+	}
+	return name
+}

@@ -82,8 +82,8 @@ func edgeStore(t *testing.T) (string, []string) {
 	must(syscall.Chmod(filepath.Join(p1, "sticky"), 0o1777))
 	must(os.MkdirAll(filepath.Join(p1, "setgid"), 0o755))
 	must(syscall.Chmod(filepath.Join(p1, "setgid"), 0o2755))
-	must(os.Symlink("../share", filepath.Join(p1, "bin/share-link")))       // symlinked dir: not descended
-	must(os.Symlink("does-not-exist", filepath.Join(p1, "bin/dangling")))    // dangling
+	must(os.Symlink("../share", filepath.Join(p1, "bin/share-link")))         // symlinked dir: not descended
+	must(os.Symlink("does-not-exist", filepath.Join(p1, "bin/dangling")))     // dangling
 	must(os.Symlink(strings.Repeat("../", 40)+"x", filepath.Join(p1, "lnk"))) // long target
 	must(os.Symlink("ziel-ü", filepath.Join(p1, "lnk-unicode")))
 	must(os.Link(filepath.Join(p1, "bin/prog"), filepath.Join(p1, "bin/prog-hardlink")))

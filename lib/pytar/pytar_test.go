@@ -21,8 +21,8 @@ var cases = []pytar.Header{
 	{Name: "/dir-without-slash", Mode: 0o555, Typeflag: pytar.TypeDir},
 	{Name: "/" + strings.Repeat("n", 99), Mode: 0o644, Size: 512, Typeflag: pytar.TypeReg},  // exactly 100 bytes: no PAX
 	{Name: "/" + strings.Repeat("n", 100), Mode: 0o644, Size: 513, Typeflag: pytar.TypeReg}, // 101: PAX path
-	{Name: "/" + strings.Repeat("d", 99), Mode: 0o755, Typeflag: pytar.TypeDir},            // 100 + "/": PAX path
-	{Name: "/ünïcødé-ñame", Mode: 0o644, Size: 8, Typeflag: pytar.TypeReg},                 // non-ASCII: PAX path, "?" in ustar
+	{Name: "/" + strings.Repeat("d", 99), Mode: 0o755, Typeflag: pytar.TypeDir},             // 100 + "/": PAX path
+	{Name: "/ünïcødé-ñame", Mode: 0o644, Size: 8, Typeflag: pytar.TypeReg},                  // non-ASCII: PAX path, "?" in ustar
 	{Name: "/bad-\xff\xfe-utf8", Mode: 0o644, Size: 1, Typeflag: pytar.TypeReg},             // not UTF-8: hdrcharset=BINARY
 	{Name: "/mixed-é-\xe2\x82", Mode: 0o644, Typeflag: pytar.TypeReg},                       // valid then truncated sequence
 	{Name: "/link", Mode: 0o777, Typeflag: pytar.TypeSymlink, Linkname: strings.Repeat("../", 12) + strings.Repeat("x", 110)},

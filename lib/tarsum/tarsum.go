@@ -189,38 +189,108 @@ func (s *Sum) Sum(extra []byte) string {
 	return s.version.String() + "+" + s.hashName + ":" + hex.EncodeToString(h.Sum(nil))
 }
 
+// Errors of Archive for input that is not a whole tar archive; the
+// errors returned wrap them and say where the input went wrong.
+var (
+	ErrNotTar    = errors.New("not a tar archive")
+	ErrTruncated = errors.New("truncated tar archive")
+)
+
 // Archive reads the tar stream r to its end and returns its TarSum. Data
-// is read through archive/tar, exactly as moby reads it.
+// is read through archive/tar, exactly as moby reads it: empty input is an
+// archive without members, and so is one that ends at a member boundary
+// without its two zero blocks.
+//
+// Input that is not tar from its first header on gives ErrNotTar; input
+// ending inside a member gives ErrTruncated naming it; an error of r is
+// returned as it is.
 func Archive(r io.Reader, v Version, hashName string, extra []byte) (string, error) {
 	s, err := New(v, hashName)
 	if err != nil {
 		return "", err
 	}
-	tr := tar.NewReader(r)
-	buf := make([]byte, 256<<10)
+	in := &countingReader{r: r}
+	tr := tar.NewReader(in)
+	buf := make([]byte, copyBufferSize)
+	var (
+		prev string // the last member read
+		end  int64  // where prev ends, padding included
+		n    int    // members read
+	)
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
+			// archive/tar takes input ending inside a member's padding
+			// for the end of the archive; it is a truncated archive.
+			if in.n < end && in.err == nil {
+				return "", fmt.Errorf("%w (member %q)", ErrTruncated, prev)
+			}
 			break
 		}
-		if err != nil {
-			return "", describe(err)
+		// A name that would escape the extraction root is refused under
+		// GODEBUG=tarinsecurepath=0, with the header; a checksum extracts
+		// nothing, and moby sums such names.
+		if err != nil && !(errors.Is(err, tar.ErrInsecurePath) && h != nil) {
+			switch {
+			case in.err != nil:
+				return "", in.err
+			case n == 0:
+				return "", ErrNotTar
+			case !errors.Is(err, io.ErrUnexpectedEOF):
+				return "", afterError{err, prev}
+			case in.n < end:
+				return "", fmt.Errorf("%w (member %q)", ErrTruncated, prev)
+			}
+			return "", fmt.Errorf("%w (after member %q)", ErrTruncated, prev)
 		}
+		n++
 		s.Add(h)
 		if _, err := io.CopyBuffer(s, tr, buf); err != nil {
-			return "", fmt.Errorf("member %q: %w", h.Name, describe(err))
+			if in.err != nil {
+				return "", in.err
+			}
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				return "", fmt.Errorf("%w (member %q)", ErrTruncated, h.Name)
+			}
+			return "", fmt.Errorf("member %q: %w", h.Name, err)
 		}
+		prev, end = h.Name, (in.n+blockSize-1)/blockSize*blockSize
 	}
 	return s.Sum(extra), nil
 }
 
-// describe turns archive/tar's terse errors into what a user can act on.
-func describe(err error) error {
-	switch {
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return errors.New("truncated tar archive")
-	case errors.Is(err, tar.ErrHeader):
-		return errors.New("not a tar archive (invalid header)")
+const (
+	blockSize = 512
+	// copyBufferSize is the size of Archive's reads of member data.
+	copyBufferSize = 256 << 10
+)
+
+// afterError is a bad header after member prev.
+type afterError struct {
+	err  error
+	prev string
+}
+
+func (e afterError) Error() string {
+	return strings.TrimPrefix(e.err.Error(), "archive/tar: ") + " after member " + strconv.Quote(e.prev)
+}
+
+func (e afterError) Unwrap() error { return e.err }
+
+// countingReader counts the bytes read from r, so Archive can tell where
+// the input ended, and keeps r's own error (other than the ends of input,
+// which archive/tar reports) apart from what archive/tar makes of it.
+type countingReader struct {
+	r   io.Reader
+	n   int64
+	err error
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+		c.err = err
 	}
-	return err
+	return n, err
 }

@@ -22,25 +22,34 @@ func main() {
 	cmdrun.Exit(tool, newApp().Run(versionArgs(os.Args)))
 }
 
-// versionArgs accepts nixpkgs' and the issue's spelling "--version v1":
-// followed by a TarSum version, --version selects it; alone, it prints the
-// tool's version like every other command.
+// versionArgs accepts the issue's spelling "--version v1": followed by an
+// argument that is not a flag, --version (or -v) selects the TarSum
+// version, and an unknown one is a usage error rather than a file name;
+// alone or before another flag it prints the tool's version like every
+// other command. "--version=V" is always a TarSum version. Nothing after
+// "--" is rewritten.
 func versionArgs(args []string) []string {
-	out := make([]string, 0, len(args))
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if (a == "--version" || a == "-version") && i+1 < len(args) {
-			if _, err := tarsum.ParseVersion(args[i+1]); err == nil {
+	if len(args) == 0 {
+		return args
+	}
+	out := append(make([]string, 0, len(args)), args[0])
+	for i := 1; i < len(args); i++ {
+		switch a := args[i]; {
+		case a == "--":
+			return append(out, args[i:]...)
+		case a == "--version" || a == "-version" || a == "-v":
+			if i+1 < len(args) && !strings.HasPrefix(args[i+1], "-") {
 				out = append(out, "--tarsum-version", args[i+1])
 				i++
-				continue
+			} else {
+				out = append(out, a)
 			}
-		}
-		if v, ok := strings.CutPrefix(a, "--version="); ok {
+		case strings.HasPrefix(a, "--version="), strings.HasPrefix(a, "-version="), strings.HasPrefix(a, "-v="):
+			_, v, _ := strings.Cut(a, "=")
 			out = append(out, "--tarsum-version="+v)
-			continue
+		default:
+			out = append(out, a)
 		}
-		out = append(out, a)
 	}
 	return out
 }
@@ -52,8 +61,9 @@ func newApp() *cli.App {
 		UsageText: "tarsum [--version v1|v0|dev] [--hash sha256|sha512] [--extra FILE] [FILE]",
 		Description: `Reads a tar archive from FILE, or stdin when FILE is absent or "-", and
 prints its TarSum, e.g. tarsum.v1+sha256:<hex>. Gzip- and zstd-compressed
-archives are recognised by their first bytes. "--version VERSION" is the same
-as --tarsum-version; --version alone prints the tool's version.
+archives are recognised by their first bytes, and read to their end.
+"--version VERSION" (or -v VERSION) is the same as --tarsum-version;
+--version alone, or followed by another flag, prints the tool's version.
 
 Examples:
   tarsum < layer.tar
@@ -98,15 +108,40 @@ func run(c *cli.Context) error {
 		defer f.Close()
 		name, in = arg, f
 	}
-	r, _, err := compress.NewReader(in)
+	r, kind, err := compress.NewReader(in)
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	defer r.Close()
-	sum, err := tarsum.Archive(r, v, hashName, extra)
+	var tarStream io.Reader = r
+	if kind != compress.None {
+		tarStream = namedErrors{r, string(kind)}
+	}
+	sum, err := tarsum.Archive(tarStream, v, hashName, extra)
+	if err == nil && kind != compress.None {
+		// The archive ends at its zero blocks; read the compressed stream
+		// to its end too, where its checksum is.
+		_, err = io.Copy(io.Discard, tarStream)
+	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	_, err = fmt.Println(sum)
 	return err
+}
+
+// namedErrors prefixes the decompressor's errors with the compression's
+// name, so a cut or corrupt gzip or zstd stream says so ("gzip: unexpected
+// EOF") instead of passing for a truncated or invalid tar archive.
+type namedErrors struct {
+	r    io.Reader
+	kind string
+}
+
+func (n namedErrors) Read(p []byte) (int, error) {
+	c, err := n.r.Read(p)
+	if err != nil && err != io.EOF && !strings.HasPrefix(err.Error(), n.kind+":") {
+		err = fmt.Errorf("%s: %w", n.kind, err)
+	}
+	return c, err
 }

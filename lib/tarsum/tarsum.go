@@ -31,6 +31,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Version selects which header fields are hashed.
@@ -99,7 +100,10 @@ func New(v Version, hashName string) (*Sum, error) {
 	return &Sum{version: v, hashName: hashName, newHash: nh, h: nh()}, nil
 }
 
-// Add ends the previous member and starts a new one with header h.
+// Add ends the previous member and starts a new one with header h. The
+// fields hashed are h's as they are: to match Archive over the tar a
+// writer makes of h, give them as archive/tar reads them back (ModTime in
+// whole seconds; archive/tar rounds it, and writes the zero time as 0).
 func (s *Sum) Add(h *tar.Header) {
 	s.finish()
 	s.open = true
@@ -211,7 +215,8 @@ func Archive(r io.Reader, v Version, hashName string, extra []byte) (string, err
 	}
 	in := &countingReader{r: r}
 	tr := tar.NewReader(in)
-	buf := make([]byte, copyBufferSize)
+	buf := buffers.Get().(*[]byte)
+	defer buffers.Put(buf)
 	var (
 		prev string // the last member read
 		end  int64  // where prev ends, padding included
@@ -245,7 +250,7 @@ func Archive(r io.Reader, v Version, hashName string, extra []byte) (string, err
 		}
 		n++
 		s.Add(h)
-		if _, err := io.CopyBuffer(s, tr, buf); err != nil {
+		if _, err := io.CopyBuffer(s, tr, *buf); err != nil {
 			if in.err != nil {
 				return "", in.err
 			}
@@ -276,6 +281,10 @@ func (e afterError) Error() string {
 }
 
 func (e afterError) Unwrap() error { return e.err }
+
+// buffers holds Archive's copy buffers, so summing many small archives
+// does not allocate one each time.
+var buffers = sync.Pool{New: func() any { b := make([]byte, copyBufferSize); return &b }}
 
 // countingReader counts the bytes read from r, so Archive can tell where
 // the input ended, and keeps r's own error (other than the ends of input,

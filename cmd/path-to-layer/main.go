@@ -38,7 +38,9 @@ the layer nixpkgs' stream_layered_image.py writes for the same list.
 With -o FILE the tar is written to FILE (atomically) and the descriptor JSON
 goes to stdout; without -o the tar goes to stdout and --descriptor FILE names
 where the descriptor goes. Paths may also come from --from FILE (or "-" for
-stdin): white-space separated, or a JSON array.
+stdin): white-space separated, or a JSON array. --root DIR packs a directory's
+contents as the image root (a customisation layer), with the same times and
+owners; given with store paths, one layer holds both (nixpkgs' buildImage).
 
 Examples:
   path-to-layer -o layer.tar /nix/store/...-hello-2.12
@@ -51,7 +53,7 @@ Examples:
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the tar to `FILE` (\"-\": stdout) and the descriptor to stdout"},
 			&cli.StringFlag{Name: "descriptor", Usage: "write the descriptor JSON to `FILE` (\"-\": stdout)"},
 			&cli.StringFlag{Name: "from", Usage: "read store paths from `FILE` (\"-\": stdin)"},
-			&cli.StringFlag{Name: "root", Usage: "pack the contents of `DIR` as the image root instead of store paths"},
+			&cli.StringFlag{Name: "root", Usage: "pack the contents of `DIR` as the image root (before the store paths, if any)"},
 			&cli.StringFlag{Name: "mtime", Usage: "modification `TIME` of every entry: seconds since the epoch or RFC 3339 (default 1; with --root, $SOURCE_DATE_EPOCH when set)"},
 			&cli.Int64Flag{Name: "uid", Value: 0, Usage: "owner `UID` of every entry"},
 			&cli.Int64Flag{Name: "gid", Value: 0, Usage: "group `GID` of every entry"},
@@ -139,14 +141,8 @@ func run(c *cli.Context) error {
 		return err
 	}
 	defer out.Abort()
-	var res layer.Result
-	if root != "" {
-		res, err = layer.WriteRoot(out, root, opts)
-		d.Root = root
-	} else {
-		res, err = layer.WriteStorePaths(out, paths, opts)
-		d.Paths = paths
-	}
+	res, err := layer.Write(out, root, paths, opts)
+	d.Root, d.Paths = root, paths
 	if err != nil {
 		var we *layer.WriteError
 		if errors.As(err, &we) {
@@ -175,12 +171,6 @@ func inputPaths(c *cli.Context, root string) ([]string, error) {
 	if len(args) == 1 && args[0] == "-" && from == "" {
 		from, args = "-", nil
 	}
-	if root != "" {
-		if len(args) > 0 || from != "" {
-			return nil, cmdrun.Usagef("--root packs a directory: give no store paths with it")
-		}
-		return nil, nil
-	}
 	paths := args
 	if from != "" {
 		var r io.Reader = os.Stdin
@@ -199,7 +189,7 @@ func inputPaths(c *cli.Context, root string) ([]string, error) {
 		}
 		paths = append(paths, more...)
 	}
-	if len(paths) == 0 {
+	if len(paths) == 0 && root == "" {
 		return nil, cmdrun.Usagef("no store paths given (try --help)")
 	}
 	return paths, nil

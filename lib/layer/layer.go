@@ -124,6 +124,20 @@ func CheckStorePath(p, storeDir string) (string, error) {
 
 // WriteStorePaths writes the layer of the given store paths to w.
 func WriteStorePaths(w io.Writer, paths []string, o Options) (Result, error) {
+	return Write(w, "", paths, o)
+}
+
+// WriteRoot writes the contents of dir as an image root: dir/etc/passwd
+// becomes /etc/passwd. dir itself has no entry, so its own mode does not
+// reach the image's "/".
+func WriteRoot(w io.Writer, dir string, o Options) (Result, error) {
+	return Write(w, dir, nil, o)
+}
+
+// Write writes one layer holding the contents of root (when not empty) as
+// the image root, then the store directories and the store paths (when
+// any): what nixpkgs' buildImage puts into its single layer.
+func Write(w io.Writer, root string, paths []string, o Options) (Result, error) {
 	clean := make([]string, len(paths))
 	for i, p := range paths {
 		c, err := CheckStorePath(p, o.storeDir())
@@ -132,41 +146,35 @@ func WriteStorePaths(w io.Writer, paths []string, o Options) (Result, error) {
 		}
 		clean[i] = c
 	}
+	if root != "" {
+		fi, err := os.Stat(root)
+		if err != nil {
+			return Result{}, fmt.Errorf("%s: %w", root, pathErr(err))
+		}
+		if !fi.IsDir() {
+			return Result{}, fmt.Errorf("%s: not a directory", root)
+		}
+	}
 	lw, err := newWriter(w, o)
 	if err != nil {
 		return Result{}, err
 	}
-	for _, d := range o.leading() {
-		if err := lw.dir(d, 0o755); err != nil {
+	if root != "" {
+		if err := lw.children(root, ""); err != nil {
 			return Result{}, err
+		}
+	}
+	if len(clean) > 0 || root == "" {
+		for _, d := range o.leading() {
+			if err := lw.dir(d, 0o755); err != nil {
+				return Result{}, err
+			}
 		}
 	}
 	for _, p := range clean {
 		if err := lw.tree(p, p); err != nil {
 			return Result{}, err
 		}
-	}
-	return lw.close()
-}
-
-// WriteRoot writes the contents of dir as an image root: dir/etc/passwd
-// becomes /etc/passwd. dir itself has no entry, so its own mode does not
-// reach the image's "/".
-func WriteRoot(w io.Writer, dir string, o Options) (Result, error) {
-	fi, err := os.Stat(dir)
-	if err != nil {
-		return Result{}, fmt.Errorf("%s: %w", dir, pathErr(err))
-	}
-	if !fi.IsDir() {
-		return Result{}, fmt.Errorf("%s: not a directory", dir)
-	}
-	o.Leading = []string{}
-	lw, err := newWriter(w, o)
-	if err != nil {
-		return Result{}, err
-	}
-	if err := lw.children(dir, ""); err != nil {
-		return Result{}, err
 	}
 	return lw.close()
 }

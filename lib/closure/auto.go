@@ -23,9 +23,13 @@ const DefaultAutoLimit = 100
 // that set of primary paths. This stops before the number of layers would
 // exceed limit. A layer lists its paths by name, then hash; layers are
 // ordered by closure size (the narSize of the layer's paths and all their
-// dependencies). auto-layer.py leaves the order of layers with equal
-// closure sizes to Python's set hashing; here they are ordered by their
-// first path.
+// dependencies).
+//
+// Where auto-layer.py has no defined answer, this one is deterministic:
+// layers of equal closure size, which Python leaves in set-hash order, are
+// ordered by their first path; a path listed twice in the graph counts
+// once, at its first place (Python fails its own size check); a path with
+// no "-" sorts as a hash with an empty name (Python stops with an error).
 //
 // It fails if a narSize is not a non-negative integer.
 func (g *Graph) AutoLayers(limit int, exclude map[string]bool) ([][]string, error) {

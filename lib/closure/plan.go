@@ -1,6 +1,5 @@
 package closure
 
-
 // AppendText appends a plan in its text form: one line per layer, bottom
 // layer first, the layer's paths separated by single spaces (one
 // `xargs -L1` invocation per layer). An empty plan is empty.

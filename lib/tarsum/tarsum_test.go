@@ -445,6 +445,11 @@ func TestArchiveErrors(t *testing.T) {
 	// Offsets in good: another.txt's header at 0, its data at 512; the
 	// header of /testdata0 at 1024, its data at 1536.
 	hdrOnly := build(t, member{hdr: tar.Header{Name: "a", Size: 1000, Typeflag: tar.TypeReg}, data: make([]byte, 1000)})
+	var huge bytes.Buffer // a header claiming 1 TiB, and 4 bytes of data
+	if err := tar.NewWriter(&huge).WriteHeader(&tar.Header{Name: "huge", Size: 1 << 40, Typeflag: tar.TypeReg}); err != nil {
+		t.Fatal(err)
+	}
+	huge.WriteString("data")
 	garbageHeader := append(append([]byte(nil), good[:1024]...), bytes.Repeat([]byte{'x'}, 512)...)
 	cases := []struct {
 		name  string
@@ -460,6 +465,7 @@ func TestArchiveErrors(t *testing.T) {
 		{"in the first member's padding", good[:600], `truncated tar archive (member "another.txt")`, tarsum.ErrTruncated},
 		{"in the second header", good[:1100], `truncated tar archive (after member "another.txt")`, tarsum.ErrTruncated},
 		{"in the second member's data", good[:1536+4096], `truncated tar archive (member "/testdata0")`, tarsum.ErrTruncated},
+		{"huge size", huge.Bytes(), `truncated tar archive (member "huge")`, tarsum.ErrTruncated},
 		{"header only", hdrOnly[:512], `truncated tar archive (member "a")`, tarsum.ErrTruncated},
 		{"bad second header", garbageHeader, `invalid tar header after member "another.txt"`, tar.ErrHeader},
 	}

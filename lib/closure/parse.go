@@ -204,6 +204,7 @@ func (b *builder) object(key string) error {
 		}
 	}
 	pick := func(m member) error {
+		var err error
 		r.pos = m.pos
 		switch m.kind {
 		case '[':
@@ -231,10 +232,9 @@ func (b *builder) object(key string) error {
 	}
 	if keyed {
 		r.pos = start
-		if err := b.keyed(); err != nil {
-			return err
-		}
-		return nil
+		err := b.keyed()
+		r.pos = end
+		return err
 	}
 	var lists, empty []member
 	for _, m := range uniq {
@@ -347,11 +347,11 @@ func (b *builder) entryValue(key *jstring) error {
 		return fmt.Errorf("%s: no path", where())
 	}
 	name := path.String()
-	if !hasRefs {
-		return fmt.Errorf("%s: no references", strconv.Quote(name))
-	}
 	if err := checkPath(name); err != nil {
 		return err
+	}
+	if !hasRefs {
+		return fmt.Errorf("%s: no references", name)
 	}
 	id := b.intern(path)
 	refs := b.scratch[:0]

@@ -123,7 +123,7 @@ func TestParseErrors(t *testing.T) {
 		{"path not a string", `[{"path": 1, "references": []}]`, "", `g.json: entry at byte 1: path is a number, not a string`},
 		{"empty path", `[{"path": "", "references": []}]`, "", `g.json: an empty store path`},
 		{"path with a space", `[{"path": "/s/a b", "references": []}]`, "", `g.json: "/s/a b" is not a store path (white space or control character)`},
-		{"no references", `[{"path": "/s/a"}]`, "", `g.json: "/s/a": no references`},
+		{"no references", `[{"path": "/s/a"}]`, "", `g.json: /s/a: no references`},
 		{"references not a list", `[{"path": "/s/a", "references": "/s/b"}]`, "", `g.json: entry at byte 1: references is a string, not a list`},
 		{"reference not a string", `[{"path": "/s/a", "references": [null]}]`, "", `g.json: entry at byte 1: a reference is null, not a string`},
 		{"keyed value not an object", `{"/s/a": {"references": []}, "/s/b": null}`, "", `g.json: "/s/b": null, not a valid store path`},

@@ -200,14 +200,16 @@ var (
 	ErrTruncated = errors.New("truncated tar archive")
 )
 
-// Archive reads the tar stream r to its end and returns its TarSum. Data
-// is read through archive/tar, exactly as moby reads it: empty input is an
-// archive without members, and so is one that ends at a member boundary
-// without its two zero blocks.
+// Archive reads the tar stream r up to the end of the archive and returns
+// its TarSum; what follows the two zero blocks is not read. Data is read
+// through archive/tar, exactly as moby reads it: empty input is an archive
+// without members, and so is one that ends at a member boundary without
+// its two zero blocks.
 //
 // Input that is not tar from its first header on gives ErrNotTar; input
-// ending inside a member gives ErrTruncated naming it; an error of r is
-// returned as it is.
+// ending inside a member gives ErrTruncated naming it, also where it ends
+// inside the member's padding, which archive/tar (and so moby) takes for
+// the end of the archive; an error of r is returned as it is.
 func Archive(r io.Reader, v Version, hashName string, extra []byte) (string, error) {
 	s, err := New(v, hashName)
 	if err != nil {

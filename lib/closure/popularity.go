@@ -121,23 +121,28 @@ func (g *Graph) newPopular() *popular {
 	return p
 }
 
-// block is how many sources one pass propagates: one bit each in a word.
-const block = 64
+// A pass propagates the sources of one block: a mask of maskWords words,
+// one bit per source.
+const (
+	maskWords = 4
+	block     = 64 * maskWords
+)
 
 // scores returns score(x) by position, limbs words each.
 //
-// The sources are taken in blocks of 64 consecutive positions. A pass sends
-// a 64-bit mask down the references from the block's sources (no position
+// The sources are taken in blocks of 256 consecutive positions. A pass sends
+// a 256-bit mask down the references from the block's sources (no position
 // before the block can be reached from it), so each position learns which
-// of the 64 it is reachable from, and adds their paths(x), looked up a byte
-// of the mask at a time in tables of subset sums. Blocks are independent:
-// workers take them in turn, each summing into its own array.
+// of the 256 it is reachable from, and adds their paths(x), looked up a
+// byte of the mask at a time in tables of subset sums. Blocks are
+// independent: workers take them in turn, each summing into its own array.
 func (p *popular) scores() []uint64 {
 	n, L := p.n, p.limbs
 	blocks := (n + block - 1) / block
 	workers := min(runtime.GOMAXPROCS(0), blocks)
-	// Each worker holds n·(L+1) words; keep them under 1 GiB together.
-	if perWorker := n * (L + 1) * 8; perWorker > 0 {
+	// Each worker holds n·(L+maskWords) words; keep them under 1 GiB
+	// together.
+	if perWorker := n * (L + maskWords) * 8; perWorker > 0 {
 		workers = max(1, min(workers, (1<<30)/perWorker))
 	}
 	sums := make([][]uint64, workers)
@@ -146,8 +151,8 @@ func (p *popular) scores() []uint64 {
 	for w := range workers {
 		wg.Go(func() {
 			acc := make([]uint64, n*L)
-			mask := make([]uint64, n)
-			table := make([]uint64, 8*256*L)
+			mask := make([]uint64, n*maskWords)
+			table := make([]uint64, maskWords*8*256*L)
 			for {
 				b := int(next.Add(1) - 1)
 				if b >= blocks {
@@ -168,13 +173,13 @@ func (p *popular) scores() []uint64 {
 	return total
 }
 
-// pass adds the contributions of the sources first..first+63 to acc.
+// pass adds the contributions of the sources first..first+block-1 to acc.
 // mask is all zero on entry and on return.
 func (p *popular) pass(first int, acc, mask, table []uint64) {
 	n, L := p.n, p.limbs
 	last := min(first+block, n)
-	// table[j][m] = Σ paths(first+8j+i) over the bits i of m.
-	for j := 0; j < 8 && first+8*j < last; j++ {
+	// table[j][m] = Σ paths(first+8j+i) over the bits i of the byte m.
+	for j := 0; j < 8*maskWords && first+8*j < last; j++ {
 		t := table[j*256*L : (j+1)*256*L]
 		clear(t[:L])
 		for m := 1; m < 256; m++ {
@@ -187,21 +192,26 @@ func (p *popular) pass(first int, acc, mask, table []uint64) {
 		}
 	}
 	for v := first; v < n; v++ {
-		m := mask[v]
+		mv := (*[maskWords]uint64)(mask[v*maskWords:])
+		m := *mv
 		if v < last {
-			m |= 1 << (v - first)
-		}
-		if m == 0 {
+			m[(v-first)/64] |= 1 << ((v - first) % 64)
+		} else if m == [maskWords]uint64{} {
 			continue
 		}
-		mask[v] = 0
+		*mv = [maskWords]uint64{}
 		for _, c := range p.child[p.off[v]:p.off[v+1]] {
-			mask[c] |= m
+			mc := (*[maskWords]uint64)(mask[int(c)*maskWords:])
+			for k := range maskWords {
+				mc[k] |= m[k]
+			}
 		}
 		dst := acc[v*L : v*L+L]
-		for j := 0; m != 0; j, m = j+1, m>>8 {
-			if b := m & 0xff; b != 0 {
-				addTo(dst, table[(j*256+int(b))*L:(j*256+int(b))*L+L])
+		for k, w := range m {
+			for j := k * 8; w != 0; j, w = j+1, w>>8 {
+				if b := int(w & 0xff); b != 0 {
+					addTo(dst, table[(j*256+b)*L:(j*256+b)*L+L])
+				}
 			}
 		}
 	}

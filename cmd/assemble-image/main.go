@@ -1,0 +1,207 @@
+// Command assemble-image puts layers and a config together into an image
+// archive that docker load accepts: from path-to-layer's descriptors, or,
+// as a drop-in for nixpkgs' stream_layered_image.py, from the conf.json
+// nixpkgs' streamLayeredImage writes.
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/go-dockertools/dockertools/lib/assemble"
+	"github.com/go-dockertools/dockertools/lib/atomicfile"
+	"github.com/go-dockertools/dockertools/lib/cmdrun"
+	"github.com/go-dockertools/dockertools/lib/compress"
+	"github.com/go-dockertools/dockertools/lib/imageconfig"
+	"github.com/urfave/cli/v2"
+)
+
+const tool = "assemble-image"
+
+func main() {
+	cmdrun.Setup()
+	cmdrun.Exit(tool, newApp().Run(os.Args))
+}
+
+func newApp() *cli.App {
+	return &cli.App{
+		Name:  tool,
+		Usage: "put layers and a config together into an image archive for docker load",
+		UsageText: "assemble-image --tag NAME[:TAG] [--config FILE] [options] [DESCRIPTOR...]\n" +
+			"   assemble-image --nixpkgs-conf conf.json [-t NAME:TAG] [options]",
+		Description: `Native: the layers are path-to-layer's descriptors (files, or JSON lines on
+stdin), ordered by their "index" when they have one, else as given. Each layer
+file is checked against its descriptor while it is copied. Without a tag part
+in --tag, the tag is derived from the image's content.
+
+Drop-in: --nixpkgs-conf takes the conf.json nixpkgs' streamLayeredImage hands
+to stream_layered_image.py and writes the same bytes that script writes,
+building the store layers straight from the store.
+
+The archive goes to stdout, or to -o FILE (atomically); with -o, stdout gets
+one JSON line: {"name", "tag", "imageID", "diffIDs"}.
+
+Examples:
+  assemble-image --tag hello --config config.json layers/*.json -o hello.tar
+  cat layers/*.json | assemble-image --tag hello:1.0 --compress gzip > hello.tar.gz
+  assemble-image --nixpkgs-conf conf.json | docker load`,
+		Version:         cmdrun.Version,
+		HideHelpCommand: true,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the archive to `FILE` (\"-\": stdout)"},
+			&cli.StringFlag{Name: "tag", Usage: "image `NAME[:TAG]` (native mode)"},
+			&cli.StringFlag{Name: "config", Usage: "image config object (Cmd, Env, ...) from `FILE`"},
+			&cli.StringFlag{Name: "created", Value: "1970-01-01T00:00:01Z", Usage: "creation `TIME`: RFC 3339 or \"now\""},
+			&cli.StringFlag{Name: "arch", Usage: "image `ARCH` (default: the base image's, else this machine's)"},
+			&cli.StringFlag{Name: "variant", Usage: "architecture `VARIANT` (v7 for 32-bit ARM)"},
+			&cli.StringFlag{Name: "from-image", Usage: "base image archive `FILE` (docker save, nixpkgs or this toolkit; plain, gzip or zstd)"},
+			&cli.StringFlag{Name: "from-image-tag", Usage: "pick the base image tagged `NAME:TAG` in a multi-image archive"},
+			&cli.IntFlag{Name: "max-layers", Value: assemble.DefaultMaxLayers, Usage: "refuse images with more than `N` layers"},
+			&cli.StringFlag{Name: "compress", Value: "none", Usage: "compress the archive: `none`, gzip or zstd"},
+			&cli.StringFlag{Name: "nixpkgs-conf", Usage: "build from nixpkgs' stream_layered_image.py `conf.json`"},
+			&cli.StringFlag{Name: "repo-tag", Aliases: []string{"t"}, Usage: "with --nixpkgs-conf: override the conf's repo_tag with `NAME:TAG`"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print no informational messages"},
+		},
+		Action:         run,
+		OnUsageError:   func(_ *cli.Context, err error, _ bool) error { return cmdrun.Usage(err) },
+		ExitErrHandler: func(*cli.Context, error) {},
+	}
+}
+
+func run(c *cli.Context) error {
+	log := &cmdrun.Log{Quiet: c.Bool("quiet")}
+	kind, err := compress.ParseKind(c.String("compress"))
+	if err != nil {
+		return cmdrun.Usage(fmt.Errorf("--compress: %w", err))
+	}
+	if c.Int("max-layers") < 1 {
+		return cmdrun.Usagef("--max-layers must be at least 1")
+	}
+	outName := c.String("output")
+
+	var build func(w io.Writer) (assemble.Result, error)
+	if conf := c.String("nixpkgs-conf"); conf != "" {
+		for _, f := range []string{"tag", "config", "from-image", "arch", "variant"} {
+			if c.IsSet(f) {
+				return cmdrun.Usagef("--%s does not go with --nixpkgs-conf: conf.json says it", f)
+			}
+		}
+		if c.NArg() > 0 {
+			return cmdrun.Usagef("--nixpkgs-conf takes no layer descriptors")
+		}
+		opts := assemble.NixpkgsOptions{RepoTag: c.String("repo-tag"), MaxLayers: c.Int("max-layers"), Compress: kind, Log: log.Printf}
+		build = func(w io.Writer) (assemble.Result, error) { return assemble.Nixpkgs(w, conf, opts) }
+	} else {
+		spec, err := nativeSpec(c, kind, log)
+		if err != nil {
+			return err
+		}
+		build = func(w io.Writer) (assemble.Result, error) { return assemble.Native(w, spec) }
+	}
+
+	out, err := atomicfile.Create(outName)
+	if err != nil {
+		return err
+	}
+	defer out.Abort()
+	res, err := build(out)
+	if err != nil {
+		return err
+	}
+	if err := out.Commit(); err != nil {
+		return err
+	}
+	log.Printf("Wrote %s:%s (image ID %s) to %s", res.Name, res.Tag, res.ImageID, displayName(outName))
+	if out.IsStdout() {
+		return nil
+	}
+	js, _ := json.Marshal(res)
+	_, err = fmt.Printf("%s\n", js)
+	return err
+}
+
+func nativeSpec(c *cli.Context, kind compress.Kind, log *cmdrun.Log) (assemble.NativeSpec, error) {
+	spec := assemble.NativeSpec{
+		Tag: c.String("tag"), Arch: c.String("arch"), Variant: c.String("variant"),
+		FromImage: c.String("from-image"), FromImageTag: c.String("from-image-tag"),
+		MaxLayers: c.Int("max-layers"), Compress: kind, Log: log.Printf,
+	}
+	if c.IsSet("repo-tag") {
+		return spec, cmdrun.Usagef("--repo-tag goes with --nixpkgs-conf; use --tag")
+	}
+	if spec.Tag == "" {
+		return spec, cmdrun.Usagef("--tag NAME[:TAG] is required (or --nixpkgs-conf)")
+	}
+	created, err := parseCreated(c.String("created"))
+	if err != nil {
+		return spec, cmdrun.Usage(err)
+	}
+	spec.Created = created
+	if name := c.String("config"); name != "" {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			return spec, fmt.Errorf("--config: %w", err)
+		}
+		if spec.Config, err = imageconfig.Parse(data); err != nil {
+			return spec, fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	var ds []assemble.Descriptor
+	if c.NArg() == 0 || (c.NArg() == 1 && c.Args().First() == "-") {
+		if c.NArg() == 0 && stdinIsTerminal() {
+			return spec, cmdrun.Usagef("no layer descriptors: give descriptor files or JSON lines on stdin")
+		}
+		more, err := assemble.ReadDescriptors(os.Stdin, "stdin")
+		if err != nil {
+			return spec, err
+		}
+		ds = more
+	} else {
+		for _, name := range c.Args().Slice() {
+			f, err := os.Open(name)
+			if err != nil {
+				return spec, err
+			}
+			more, err := assemble.ReadDescriptors(f, name)
+			f.Close()
+			if err != nil {
+				return spec, err
+			}
+			ds = append(ds, more...)
+		}
+	}
+	ordered, err := assemble.OrderDescriptors(ds)
+	if err != nil {
+		return spec, err
+	}
+	spec.Layers = ordered
+	return spec, nil
+}
+
+// parseCreated reads --created: RFC 3339 or "now"; the result is RFC 3339
+// in UTC.
+func parseCreated(s string) (string, error) {
+	if s == "now" {
+		return time.Now().UTC().Format(time.RFC3339Nano), nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return "", fmt.Errorf("--created: %q is not an RFC 3339 time (or \"now\")", s)
+	}
+	return t.UTC().Format(time.RFC3339Nano), nil
+}
+
+func stdinIsTerminal() bool {
+	fi, err := os.Stdin.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+func displayName(name string) string {
+	if name == "" || name == atomicfile.Stdout {
+		return "stdout"
+	}
+	return name
+}

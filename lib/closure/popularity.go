@@ -206,6 +206,16 @@ func (p *popular) pass(first int, acc, mask, table []uint64) {
 				mc[k] |= m[k]
 			}
 		}
+		if L == 1 { // the common case, summed in a register
+			var sum uint64
+			for k, w := range m {
+				for j := k * 8; w != 0; j, w = j+1, w>>8 {
+					sum += table[j*256+int(w&0xff)]
+				}
+			}
+			acc[v] += sum
+			continue
+		}
 		dst := acc[v*L : v*L+L]
 		for k, w := range m {
 			for j := k * 8; w != 0; j, w = j+1, w>>8 {

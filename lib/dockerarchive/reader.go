@@ -16,6 +16,11 @@
 // match their diff_id are refused, and nothing is held in memory but the
 // JSON documents.
 //
+// A layer member may be a symlink or hard link to another member of the
+// archive that is a regular file, as docker save before version 25 writes
+// a layer shared by two images at different depths; a link that leaves
+// the archive, or leads to another link, is refused.
+//
 // The writer streams an archive member by member, each layer and config
 // once.
 package dockerarchive
@@ -44,8 +49,17 @@ const (
 	MaxImages = 10000
 	// MaxLayers bounds one image's layers (Docker's own limit is 125).
 	MaxLayers = 1000
-	// MaxMembers bounds the archive's members.
-	MaxMembers = 1 << 20
+	// MaxMembers bounds the archive's members, whose headers are held
+	// while the archive is indexed (docker save writes at most four per
+	// layer, and MaxLayerRefs bounds the layers).
+	MaxMembers = 1 << 18
+	// MaxLayerRefs bounds the layers of all the manifest's images
+	// together, so a manifest cannot make the reader hold millions of
+	// them (a layer shared by several images counts once per image).
+	MaxLayerRefs = 1 << 16
+	// MaxConfigBytes bounds the configs of all images together: they
+	// are held in memory.
+	MaxConfigBytes = 64 << 20
 )
 
 // Archive is an image archive opened for reading.
@@ -56,6 +70,17 @@ type Archive struct {
 	f       *os.File
 	size    int64
 	members map[string]member
+	configs map[string]*config // by member name: each read once
+	cfgSize int64              // bytes of configs read
+}
+
+// config is a config member, read and parsed once however many images
+// name it.
+type config struct {
+	data    []byte
+	digest  digest.Digest
+	diffIDs []digest.Digest
+	err     error
 }
 
 // member is where one archive member's data lives.
@@ -317,15 +342,12 @@ func (a *Archive) readManifest() error {
 		}
 		return err
 	}
-	var entries []manifestEntry
-	if err := strictUnmarshal(data, &entries); err != nil {
+	entries, err := decodeManifest(data)
+	if err != nil {
 		return fmt.Errorf("manifest.json: %w", err)
 	}
 	if len(entries) == 0 {
 		return errors.New("manifest.json lists no image")
-	}
-	if len(entries) > MaxImages {
-		return fmt.Errorf("manifest.json lists %d images, more than %d", len(entries), MaxImages)
 	}
 	for i, e := range entries {
 		img, err := a.readImage(e)
@@ -337,6 +359,44 @@ func (a *Archive) readManifest() error {
 	return nil
 }
 
+// decodeManifest decodes manifest.json entry by entry, so that the limits
+// on images and layers hold before memory is spent on what is beyond them.
+func decodeManifest(data []byte) ([]manifestEntry, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, err
+	}
+	if tok != json.Delim('[') {
+		return nil, errors.New("not a JSON array")
+	}
+	var entries []manifestEntry
+	refs := 0
+	for dec.More() {
+		if len(entries) == MaxImages {
+			return nil, fmt.Errorf("lists more than %d images", MaxImages)
+		}
+		var e manifestEntry
+		if err := dec.Decode(&e); err != nil {
+			return nil, err
+		}
+		if len(e.Layers) > MaxLayers {
+			return nil, fmt.Errorf("image %d has %d layers, more than %d", len(entries)+1, len(e.Layers), MaxLayers)
+		}
+		if refs += len(e.Layers); refs > MaxLayerRefs {
+			return nil, fmt.Errorf("its images have more than %d layers in all", MaxLayerRefs)
+		}
+		entries = append(entries, e)
+	}
+	if _, err := dec.Token(); err != nil { // the closing ]
+		return nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("trailing data after the JSON document")
+	}
+	return entries, nil
+}
+
 func (a *Archive) readImage(e manifestEntry) (Image, error) {
 	if e.Config == "" {
 		return Image{}, errors.New("no Config")
@@ -344,42 +404,88 @@ func (a *Archive) readImage(e manifestEntry) (Image, error) {
 	if len(e.Layers) > MaxLayers {
 		return Image{}, fmt.Errorf("%d layers, more than %d", len(e.Layers), MaxLayers)
 	}
-	cfg, err := a.readJSON(e.Config, "config")
+	c, err := a.readConfig(e.Config)
 	if err != nil {
 		return Image{}, err
 	}
-	var c imageConfig
-	if err := json.Unmarshal(cfg, &c); err != nil {
-		return Image{}, fmt.Errorf("config %q: %w", e.Config, err)
+	if len(c.diffIDs) != len(e.Layers) {
+		return Image{}, fmt.Errorf("config %q has %d diff_ids for %d layers", e.Config, len(c.diffIDs), len(e.Layers))
 	}
-	if len(c.RootFS.DiffIDs) != len(e.Layers) {
-		return Image{}, fmt.Errorf("config %q has %d diff_ids for %d layers", e.Config, len(c.RootFS.DiffIDs), len(e.Layers))
-	}
-	img := Image{RepoTags: e.RepoTags, ConfigName: e.Config, Config: cfg, ConfigDigest: digest.FromBytes(cfg)}
+	img := Image{RepoTags: e.RepoTags, ConfigName: e.Config, Config: c.data, ConfigDigest: c.digest}
 	for i, name := range e.Layers {
-		m, err := a.file(name, "layer")
+		m, err := a.layerFile(name)
 		if err != nil {
 			return Image{}, err
 		}
-		d, err := digest.Parse(c.RootFS.DiffIDs[i])
-		if err != nil || d.Algorithm() != digest.SHA256 {
-			return Image{}, fmt.Errorf("config %q: diff_id %q is not a sha256 digest", e.Config, c.RootFS.DiffIDs[i])
-		}
-		img.Layers = append(img.Layers, Layer{Name: name, DiffID: d, Header: m.hdr, ar: a, offset: m.offset})
+		img.Layers = append(img.Layers, Layer{Name: name, DiffID: c.diffIDs[i], Header: m.hdr, ar: a, offset: m.offset})
 	}
 	return img, nil
 }
 
-// strictUnmarshal decodes one JSON document, refusing trailing data.
-func strictUnmarshal(data []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(v); err != nil {
-		return err
+// readConfig reads and parses a config member, once however many images
+// name it.
+func (a *Archive) readConfig(name string) (*config, error) {
+	key, err := cleanName(name)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
 	}
-	if dec.More() {
-		return errors.New("trailing data after the JSON document")
+	if a.configs == nil {
+		a.configs = map[string]*config{}
 	}
-	return nil
+	if c, ok := a.configs[key]; ok {
+		return c, c.err
+	}
+	c := &config{}
+	a.configs[key] = c
+	c.err = func() error {
+		if m, ok := a.members[key]; ok && a.cfgSize+m.hdr.Size > MaxConfigBytes {
+			return fmt.Errorf("config %q: the configs add up to more than %d bytes", name, MaxConfigBytes)
+		}
+		data, err := a.readJSON(name, "config")
+		if err != nil {
+			return err
+		}
+		a.cfgSize += int64(len(data))
+		var ic imageConfig
+		if err := json.Unmarshal(data, &ic); err != nil {
+			return fmt.Errorf("config %q: %w", name, err)
+		}
+		for _, s := range ic.RootFS.DiffIDs {
+			d, err := digest.Parse(s)
+			if err != nil || d.Algorithm() != digest.SHA256 {
+				return fmt.Errorf("config %q: diff_id %q is not a sha256 digest", name, s)
+			}
+			c.diffIDs = append(c.diffIDs, d)
+		}
+		c.data, c.digest = data, digest.FromBytes(data)
+		return nil
+	}()
+	return c, c.err
+}
+
+// layerFile returns a layer's member: a regular file, or a link to one
+// elsewhere in the archive.
+func (a *Archive) layerFile(name string) (member, error) {
+	clean, err := cleanName(name)
+	if err != nil {
+		return member{}, fmt.Errorf("layer: %w", err)
+	}
+	m, ok := a.members[clean]
+	if !ok || (m.hdr.Typeflag != tar.TypeSymlink && m.hdr.Typeflag != tar.TypeLink) {
+		return a.file(name, "layer")
+	}
+	target := m.hdr.Linkname
+	if m.hdr.Typeflag == tar.TypeSymlink && !strings.HasPrefix(target, "/") {
+		target = path.Join(path.Dir(clean), target) // relative to the link
+	}
+	if strings.HasPrefix(target, "/") || target == ".." || strings.HasPrefix(target, "../") {
+		return member{}, fmt.Errorf("layer %q is a link to %q, outside the archive", name, m.hdr.Linkname)
+	}
+	t, err := a.file(target, "layer")
+	if err != nil {
+		return member{}, fmt.Errorf("layer %q is a link to %q: %w", name, m.hdr.Linkname, err)
+	}
+	return t, nil
 }
 
 // Open returns the layer member's bytes, as stored.

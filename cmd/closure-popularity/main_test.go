@@ -169,6 +169,7 @@ func TestBadInput(t *testing.T) {
 	write("cycle.json", `[{"path": "/s/a", "references": ["/s/b"]}, {"path": "/s/b", "references": ["/s/a"]}]`)
 	write("twice.json", `[{"path": "/s/a", "references": []}, {"path": "/s/a", "references": ["/s/a", "/s/b"]}, {"path": "/s/b", "references": []}]`)
 	write("size.json", `[{"path": "/s/a", "references": [], "narSize": "big"}]`)
+	write("empty.json", "")
 
 	tests := []struct {
 		name string
@@ -183,6 +184,8 @@ func TestBadInput(t *testing.T) {
 		{"twice with different references", []string{"twice.json"}, 1, "twice.json: /s/a appears twice with different references"},
 		{"narSize with auto", []string{"-s", "auto", "size.json"}, 1, "size.json: /s/a: narSize is a string, not a non-negative integer"},
 		{"no such file", []string{"nope.json"}, 1, "open nope.json: no such file or directory"},
+		{"a directory", []string{"."}, 1, ".: is a directory"},
+		{"empty file", []string{"empty.json"}, 1, "empty.json: malformed JSON at byte 0: unexpected end of JSON input"},
 		{"no exclude file", []string{"--exclude-from", "nope.txt", "graph.json"}, 1, "open nope.txt: no such file or directory"},
 		{"missing key", []string{"--key", "closure", "graph.json"}, 1, `graph.json: the graph is a list, it has no member "closure"`},
 		{"unknown strategy", []string{"--strategy", "fast", "graph.json"}, 2, `--strategy: unknown strategy "fast" (want popularity or auto)`},

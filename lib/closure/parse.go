@@ -29,6 +29,9 @@ import (
 func Parse(r io.Reader, name, key string) (*Graph, error) {
 	data, err := readAll(r)
 	if err != nil {
+		if pe, ok := errors.AsType[*fs.PathError](err); ok {
+			err = pe.Err // the name says which file
+		}
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	g, err := parse(data, key)

@@ -1,0 +1,95 @@
+// Command merge-images combines image archives into one that docker load
+// loads with every image and every tag: nixpkgs' mergeImages.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/go-dockertools/dockertools/lib/atomicfile"
+	"github.com/go-dockertools/dockertools/lib/cmdrun"
+	"github.com/go-dockertools/dockertools/lib/compress"
+	"github.com/go-dockertools/dockertools/lib/merge"
+	"github.com/urfave/cli/v2"
+)
+
+const tool = "merge-images"
+
+func main() {
+	cmdrun.Setup()
+	cmdrun.Exit(tool, newApp().Run(os.Args))
+}
+
+func newApp() *cli.App {
+	return &cli.App{
+		Name:      tool,
+		Usage:     "combine image archives into one that docker load loads with every image and tag",
+		UsageText: "merge-images [-o FILE] [--compress none|gzip|zstd] ARCHIVE...",
+		Description: `The inputs are image archives from this toolkit, nixpkgs or docker save (old
+and new layouts, several images each), plain, gzip or zstd compressed
+(recognised by content); "-" reads one from stdin. The output holds every
+image in input order, every layer and config once, each layer checked
+against its diff_id while it is copied, and is the same bytes for the same
+inputs.
+
+The same image in several inputs is written once, with all its tags. One
+tag naming two different images is an error, found before anything is
+written.
+
+Examples:
+  merge-images -o release.tar web.tar worker.tar.gz db.tar.zst
+  merge-images --compress zstd web.tar worker.tar > release.tar.zst`,
+		Version:         cmdrun.Version,
+		HideHelpCommand: true,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the archive to `FILE` (\"-\": stdout)"},
+			&cli.StringFlag{Name: "compress", Value: "none", Usage: "compress the archive: `KIND` none, gzip or zstd"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print no informational messages"},
+		},
+		Action:         run,
+		OnUsageError:   func(_ *cli.Context, err error, _ bool) error { return cmdrun.Usage(err) },
+		ExitErrHandler: func(*cli.Context, error) {},
+	}
+}
+
+func run(c *cli.Context) error {
+	kind, err := compress.ParseKind(c.String("compress"))
+	if err != nil {
+		return cmdrun.Usagef("--compress: %v", err)
+	}
+	inputs := c.Args().Slice()
+	if len(inputs) == 0 {
+		return cmdrun.Usagef("no archive to merge (try --help)")
+	}
+	outName := c.String("output")
+	out, err := atomicfile.Create(outName)
+	if err != nil {
+		return err
+	}
+	defer out.Abort()
+	res, err := merge.Merge(out, inputs, merge.Options{Compress: kind})
+	var we *merge.WriteError
+	if errors.As(err, &we) {
+		return fmt.Errorf("write %s: %w", displayName(outName), we.Err)
+	}
+	if err != nil {
+		return err
+	}
+	if err := out.Commit(); err != nil {
+		return err
+	}
+	log := &cmdrun.Log{Quiet: c.Bool("quiet")}
+	for _, n := range res.Notes {
+		log.Printf("%s", n)
+	}
+	log.Printf("merged %d images (%d tags, %d layers) from %d archives into %s", res.Images, res.Tags, res.Layers, len(inputs), displayName(outName))
+	return nil
+}
+
+func displayName(name string) string {
+	if name == "" || name == atomicfile.Stdout {
+		return "stdout"
+	}
+	return name
+}

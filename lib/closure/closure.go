@@ -50,7 +50,11 @@ func Exclude(paths []string, exclude map[string]bool) []string {
 // last layer. maxLayers < 1 means no limit: one path per layer. There are
 // never empty layers.
 func SplitPopular(order []string, maxLayers int) [][]string {
-	layers := make([][]string, 0, min(len(order), max(maxLayers, 0)))
+	n := len(order)
+	if maxLayers >= 1 {
+		n = min(n, maxLayers)
+	}
+	layers := make([][]string, 0, n)
 	for i, p := range order {
 		if maxLayers >= 1 && i >= maxLayers-1 {
 			layers = append(layers, order[i:])

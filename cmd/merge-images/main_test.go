@@ -288,6 +288,14 @@ func TestLinkedLayersWithinTheArchive(t *testing.T) {
 			real := l
 			real.hdr.Name = "real/layer.tar"
 			writeTar(t, f, real, tc.link, c, m)
+			in, err := dockerarchive.Open(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if l := in.Images[0].Layers[0]; l.Header.Typeflag != tc.link.hdr.Typeflag || l.Size() != real.hdr.Size || l.Verify() != nil {
+				t.Errorf("linked layer: header type %c, size %d", l.Header.Typeflag, l.Size())
+			}
+			in.Close()
 			if r := runTool(t, dir, "-o", "out.tar", f); r.code != 0 {
 				t.Fatal(r.stderr)
 			}

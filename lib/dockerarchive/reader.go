@@ -104,13 +104,17 @@ type Image struct {
 type Layer struct {
 	Name   string // member name
 	DiffID digest.Digest
-	Header *tar.Header // the member's header as read
+	// Header is the member's header as read: for a layer stored once
+	// and linked to from a second place (docker save before 25), the
+	// link's; Size and Open give the data of the file it leads to.
+	Header *tar.Header
 	ar     *Archive
 	offset int64
+	size   int64
 }
 
-// Size is the layer member's size in bytes.
-func (l Layer) Size() int64 { return l.Header.Size }
+// Size is the layer's size in bytes, as stored.
+func (l Layer) Size() int64 { return l.size }
 
 // manifestEntry is one element of manifest.json.
 type manifestEntry struct {
@@ -413,11 +417,11 @@ func (a *Archive) readImage(e manifestEntry) (Image, error) {
 	}
 	img := Image{RepoTags: e.RepoTags, ConfigName: e.Config, Config: c.data, ConfigDigest: c.digest}
 	for i, name := range e.Layers {
-		m, err := a.layerFile(name)
+		own, data, err := a.layerFile(name)
 		if err != nil {
 			return Image{}, err
 		}
-		img.Layers = append(img.Layers, Layer{Name: name, DiffID: c.diffIDs[i], Header: m.hdr, ar: a, offset: m.offset})
+		img.Layers = append(img.Layers, Layer{Name: name, DiffID: c.diffIDs[i], Header: own.hdr, ar: a, offset: data.offset, size: data.hdr.Size})
 	}
 	return img, nil
 }
@@ -463,34 +467,36 @@ func (a *Archive) readConfig(name string) (*config, error) {
 	return c, c.err
 }
 
-// layerFile returns a layer's member: a regular file, or a link to one
-// elsewhere in the archive.
-func (a *Archive) layerFile(name string) (member, error) {
+// layerFile returns a layer's member and the member holding its data: a
+// regular file, or a link and the regular file elsewhere in the archive it
+// leads to.
+func (a *Archive) layerFile(name string) (own, data member, err error) {
 	clean, err := cleanName(name)
 	if err != nil {
-		return member{}, fmt.Errorf("layer: %w", err)
+		return member{}, member{}, fmt.Errorf("layer: %w", err)
 	}
 	m, ok := a.members[clean]
 	if !ok || (m.hdr.Typeflag != tar.TypeSymlink && m.hdr.Typeflag != tar.TypeLink) {
-		return a.file(name, "layer")
+		m, err := a.file(name, "layer")
+		return m, m, err
 	}
 	target := m.hdr.Linkname
 	if m.hdr.Typeflag == tar.TypeSymlink && !strings.HasPrefix(target, "/") {
 		target = path.Join(path.Dir(clean), target) // relative to the link
 	}
 	if strings.HasPrefix(target, "/") || target == ".." || strings.HasPrefix(target, "../") {
-		return member{}, fmt.Errorf("layer %q is a link to %q, outside the archive", name, m.hdr.Linkname)
+		return member{}, member{}, fmt.Errorf("layer %q is a link to %q, outside the archive", name, m.hdr.Linkname)
 	}
 	t, err := a.file(target, "layer")
 	if err != nil {
-		return member{}, fmt.Errorf("layer %q is a link to %q: %w", name, m.hdr.Linkname, err)
+		return member{}, member{}, fmt.Errorf("layer %q is a link to %q: %w", name, m.hdr.Linkname, err)
 	}
-	return t, nil
+	return m, t, nil
 }
 
 // Open returns the layer member's bytes, as stored.
 func (l Layer) Open() io.Reader {
-	return io.NewSectionReader(l.ar.f, l.offset, l.Header.Size)
+	return io.NewSectionReader(l.ar.f, l.offset, l.size)
 }
 
 // CopyTo copies the layer member's bytes to w, checking on the way that

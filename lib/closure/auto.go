@@ -139,7 +139,7 @@ func (a *auto) run(limit int) {
 	depMark := make([]int32, n) // iteration that found the path a dependency
 	userMark := make([]int32, n)
 	var (
-		deps, stack []int32
+		deps, users, stack []int32
 		memoAt      []int32 // by old layer id: iteration of memoTo's value
 		memoTo      []int32 // by old layer id: its new layer id
 		tmp         []int32
@@ -171,7 +171,7 @@ func (a *auto) run(limit int) {
 		p := bySize[k]
 		it := int32(n - k)
 		deps = walk(p, it, depMark, g.references, deps[:0])
-		walk(p, it, userMark, a.users, nil)
+		users = walk(p, it, userMark, a.users, users[:0])
 
 		changes = changes[:0]
 		set(p, a.intern([]int32{p}))

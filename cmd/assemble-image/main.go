@@ -6,6 +6,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -54,7 +55,7 @@ Examples:
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the archive to `FILE` (\"-\": stdout)"},
 			&cli.StringFlag{Name: "tag", Usage: "image `NAME[:TAG]` (native mode)"},
 			&cli.StringFlag{Name: "config", Usage: "image config object (Cmd, Env, ...) from `FILE`"},
-			&cli.StringFlag{Name: "created", Value: "1970-01-01T00:00:01Z", Usage: "creation `TIME`: RFC 3339 or \"now\""},
+			&cli.StringFlag{Name: "created", Value: assemble.DefaultCreated, Usage: "creation `TIME`: RFC 3339 or \"now\""},
 			&cli.StringFlag{Name: "arch", Usage: "image `ARCH` (default: the base image's, else this machine's)"},
 			&cli.StringFlag{Name: "variant", Usage: "architecture `VARIANT` (v7 for 32-bit ARM)"},
 			&cli.StringFlag{Name: "from-image", Usage: "base image archive `FILE` (docker save, nixpkgs or this toolkit; plain, gzip or zstd)"},
@@ -108,6 +109,10 @@ func run(c *cli.Context) error {
 	}
 	defer out.Abort()
 	res, err := build(out)
+	var we *assemble.WriteError
+	if errors.As(err, &we) {
+		return fmt.Errorf("write %s: %w", displayName(outName), unwrapPath(we.Err))
+	}
 	if err != nil {
 		return err
 	}
@@ -204,4 +209,14 @@ func displayName(name string) string {
 		return "stdout"
 	}
 	return name
+}
+
+// unwrapPath drops the *os.PathError whose text would name the temporary
+// file rather than the output.
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }

@@ -35,6 +35,25 @@ func (l Logger) printf(format string, args ...any) {
 	}
 }
 
+// WriteError is a failure to write the archive to its destination, as
+// opposed to a problem with an input, so a caller can name its output in
+// the message.
+type WriteError struct{ Err error }
+
+func (e *WriteError) Error() string { return "write: " + e.Err.Error() }
+func (e *WriteError) Unwrap() error { return e.Err }
+
+// destWriter marks the destination's errors as WriteErrors.
+type destWriter struct{ w io.Writer }
+
+func (d destWriter) Write(p []byte) (int, error) {
+	n, err := d.w.Write(p)
+	if err != nil {
+		err = &WriteError{err}
+	}
+	return n, err
+}
+
 // output wraps the destination: optional whole-stream compression, and a
 // buffer so small members do not each cost a write.
 type output struct {
@@ -44,7 +63,7 @@ type output struct {
 }
 
 func newOutput(w io.Writer, kind compress.Kind) (*output, error) {
-	buf := bufio.NewWriterSize(w, 1<<20)
+	buf := bufio.NewWriterSize(destWriter{w}, 1<<20)
 	zw, err := compress.NewWriter(buf, kind)
 	if err != nil {
 		return nil, err

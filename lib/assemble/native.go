@@ -96,11 +96,15 @@ func OrderDescriptors(ds []Descriptor) ([]Descriptor, error) {
 	return out, nil
 }
 
+// DefaultCreated is the creation time of an image that does not say:
+// nixpkgs' default, one second after the epoch.
+const DefaultCreated = "1970-01-01T00:00:01Z"
+
 // NativeSpec is what Native builds.
 type NativeSpec struct {
 	Tag          string             // "name" or "name:tag"; without a tag, one is derived from the content
 	Config       imageconfig.Config // may be nil
-	Created      string             // RFC 3339
+	Created      string             // RFC 3339; "" means DefaultCreated
 	Arch         string             // "" means the base image's, else this machine's
 	Variant      string
 	Layers       []Descriptor // bottom first
@@ -117,13 +121,16 @@ func Native(w io.Writer, spec NativeSpec) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	if spec.Created == "" {
+		spec.Created = DefaultCreated
+	}
 	for _, d := range spec.Layers {
 		if err := d.check(); err != nil {
 			return Result{}, err
 		}
 		fi, err := os.Stat(d.File)
 		if err != nil {
-			return Result{}, fmt.Errorf("layer %w", err)
+			return Result{}, fmt.Errorf("layer %s: %w", d.File, unwrapPath(err))
 		}
 		if fi.Size() != d.Size {
 			return Result{}, fmt.Errorf("layer %s is %d bytes, its descriptor says %d", d.File, fi.Size(), d.Size)
@@ -159,10 +166,13 @@ func Native(w io.Writer, spec NativeSpec) (Result, error) {
 	}
 	arch, variant := spec.Arch, spec.Variant
 	if arch == "" {
-		if base.Arch != "" {
-			arch, variant = base.Arch, base.Variant
-		} else {
-			arch, variant = imageconfig.DefaultArch()
+		inherited, v := base.Arch, base.Variant
+		if inherited == "" {
+			inherited, v = imageconfig.DefaultArch()
+		}
+		arch = inherited
+		if variant == "" {
+			variant = v
 		}
 	}
 	if err := imageconfig.CheckExecutable(cfg, arch); err != nil {
@@ -196,8 +206,16 @@ func Native(w io.Writer, spec NativeSpec) (Result, error) {
 	}
 	aw := dockerarchive.NewWriter(out, 1)
 	var names []string
+	// A layer repeated is stored once, but every copy is checked.
+	stored := map[digest.Digest]bool{}
 	for i, l := range baseLayers {
 		spec.Log.printf("Adding base layer %d from %s", i+1, l.Name)
+		if stored[l.DiffID] {
+			if err := l.Verify(); err != nil {
+				return Result{}, err
+			}
+		}
+		stored[l.DiffID] = true
 		name, err := aw.WriteLayer(l.DiffID, l.Size(), l.CopyTo)
 		if err != nil {
 			return Result{}, err
@@ -206,6 +224,12 @@ func Native(w io.Writer, spec NativeSpec) (Result, error) {
 	}
 	for i, d := range spec.Layers {
 		spec.Log.printf("Adding layer %d from %s", len(baseLayers)+i+1, d.File)
+		if stored[d.DiffID] {
+			if err := copyLayerFile(io.Discard, d); err != nil {
+				return Result{}, err
+			}
+		}
+		stored[d.DiffID] = true
 		name, err := aw.WriteLayer(d.DiffID, d.Size, func(w io.Writer) error { return copyLayerFile(w, d) })
 		if err != nil {
 			return Result{}, err
@@ -233,23 +257,60 @@ func layerComment(d Descriptor) string {
 	return "customisation layer"
 }
 
-// copyLayerFile copies a layer file, checking it against its descriptor.
+// copyLayerFile copies a layer file, checking it against its descriptor:
+// exactly d.Size bytes go to w, and a file that turns out shorter or
+// longer, or whose bytes do not hash to d.DiffID, is an error naming it.
+// Errors of w pass through unchanged: they are the output's, not the
+// layer's.
 func copyLayerFile(w io.Writer, d Descriptor) error {
 	f, err := os.Open(d.File)
 	if err != nil {
-		return fmt.Errorf("layer %w", err)
+		return fmt.Errorf("layer %s: %w", d.File, unwrapPath(err))
 	}
 	defer f.Close()
 	h := sha256.New()
-	n, err := io.CopyBuffer(io.MultiWriter(w, h), io.LimitReader(f, d.Size+1), make([]byte, 1<<20))
-	if err != nil {
-		return fmt.Errorf("layer %s: %w", d.File, err)
+	src := &readErrors{r: f}
+	n, err := io.CopyBuffer(io.MultiWriter(w, h), io.LimitReader(src, d.Size), make([]byte, 1<<20))
+	if err != nil && src.err == nil {
+		return err // the output's
 	}
-	if n != d.Size {
-		return fmt.Errorf("layer %s changed size while it was read (%d bytes, descriptor says %d)", d.File, n, d.Size)
+	if err != nil {
+		return fmt.Errorf("layer %s: %w", d.File, unwrapPath(src.err))
+	}
+	if n < d.Size {
+		return fmt.Errorf("layer %s changed size while it was read (it ended after %d bytes, its descriptor says %d)", d.File, n, d.Size)
+	}
+	var one [1]byte
+	if m, _ := io.ReadFull(f, one[:]); m > 0 {
+		return fmt.Errorf("layer %s changed size while it was read (it is longer than the %d bytes its descriptor says)", d.File, d.Size)
 	}
 	if got := digest.NewDigest(digest.SHA256, h); got != d.DiffID {
 		return fmt.Errorf("layer %s does not match its descriptor: its sha256 is %s, the descriptor says %s", d.File, got, d.DiffID)
 	}
 	return nil
+}
+
+// readErrors remembers a reader's failure, so that a copy can tell it
+// from its writer's.
+type readErrors struct {
+	r   io.Reader
+	err error
+}
+
+func (r *readErrors) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if err != nil && err != io.EOF {
+		r.err = err
+	}
+	return n, err
+}
+
+// unwrapPath drops an *os.PathError's operation and path, for messages
+// that name the file already.
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }

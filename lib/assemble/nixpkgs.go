@@ -11,6 +11,7 @@ import (
 	"math/big"
 	"os"
 	"os/user"
+	"path"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -161,7 +162,8 @@ func readConf(name string, data []byte, repoTag string) (*nixConf, error) {
 			return nil, err
 		}
 	}
-	if c.arch, err = get("architecture"); err != nil {
+	// The script copies any JSON value; docker load reads a string.
+	if c.arch, err = get("architecture", pyjson.String); err != nil {
 		return nil, err
 	}
 	if c.config, err = get("config", pyjson.Object); err != nil {
@@ -257,12 +259,13 @@ func Nixpkgs(w io.Writer, confPath string, opts NixpkgsOptions) (Result, error) 
 			c.config.Set("Env", pyjson.Strings(env))
 		}
 	}
-	arch := ""
-	if c.arch.Kind == pyjson.String {
-		arch = c.arch.Str
+	// An image without an architecture runs as this machine's.
+	arch := c.arch.Str
+	if arch == "" {
+		arch, _ = imageconfig.DefaultArch()
 	}
-	if err := imageconfig.CheckExecutable(userCfg, arch); arch != "" && err != nil {
-		return Result{}, err
+	if err := imageconfig.CheckExecutable(userCfg, arch); err != nil {
+		return Result{}, fmt.Errorf("%s: %w", confPath, err)
 	}
 
 	out, err := newOutput(w, opts.Compress)
@@ -271,16 +274,35 @@ func Nixpkgs(w io.Writer, confPath string, opts NixpkgsOptions) (Result, error) 
 	}
 	tw := pytar.NewWriter(out)
 	var layers []layerInfo
+	written := map[string]bool{} // member names, cleaned
 	for i, l := range baseLayers {
 		opts.Log.printf("Adding base layer %d from %s", i+1, l.Name)
-		h := baseHeader(l.Header)
+		hdr, err := ownHeader(c.fromImage, l)
+		if err != nil {
+			return Result{}, err
+		}
+		h := baseHeader(hdr)
+		// docker save before version 25 stores a layer repeated at another
+		// depth once and links to it. The script copies the link member;
+		// it resolves in the output when its target was copied before.
+		// Otherwise it would dangle where docker load cannot follow it,
+		// so the data goes in its place.
+		link := isLink(hdr)
+		if link && !written[linkTarget(hdr)] {
+			link = false
+			h.Typeflag, h.Linkname, h.Size = pytar.TypeReg, "", l.Size()
+		}
 		if err := tw.WriteHeader(&h); err != nil {
 			return Result{}, err
 		}
-		if err := l.CopyTo(tw); err != nil {
-			return Result{}, err
+		// A link's data was checked against the diff_id where it was copied.
+		if !link {
+			if err := l.CopyTo(tw); err != nil {
+				return Result{}, err
+			}
 		}
-		layers = append(layers, layerInfo{checksum: l.DiffID.Encoded(), path: l.Header.Name, paths: []string{l.Header.Name}})
+		written[path.Clean(hdr.Name)] = true
+		layers = append(layers, layerInfo{checksum: l.DiffID.Encoded(), path: hdr.Name, paths: []string{hdr.Name}})
 	}
 
 	lopts := layer.Options{
@@ -425,6 +447,49 @@ func (m *measurer) next(i int) measured {
 
 // stop ends the background work early.
 func (m *measurer) stop() { close(m.done) }
+
+// ownHeader returns the header of the member the base image's manifest
+// names for a layer: the link itself when the layer is a link to another
+// member, whichever header the reader keeps.
+func ownHeader(archive string, l dockerarchive.Layer) (*tar.Header, error) {
+	if isLink(l.Header) || path.Clean(l.Name) == path.Clean(l.Header.Name) {
+		return l.Header, nil
+	}
+	// The reader gave the header of the link's target: read the link's.
+	f, err := os.Open(archive)
+	if err != nil {
+		return nil, fmt.Errorf("from_image %w", err)
+	}
+	defer f.Close()
+	r, _, err := compress.NewReader(f)
+	if err != nil {
+		return nil, fmt.Errorf("from_image %s: %w", archive, err)
+	}
+	defer r.Close()
+	tr := tar.NewReader(r)
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			return nil, fmt.Errorf("from_image %s: reading layer %s again: %w", archive, l.Name, err)
+		}
+		if path.Clean(h.Name) == path.Clean(l.Name) {
+			return h, nil
+		}
+	}
+}
+
+func isLink(h *tar.Header) bool {
+	return h.Typeflag == tar.TypeSymlink || h.Typeflag == tar.TypeLink
+}
+
+// linkTarget is the member a link member leads to: a symlink's target is
+// relative to its directory, a hard link's to the archive's root.
+func linkTarget(h *tar.Header) string {
+	if h.Typeflag == tar.TypeSymlink && !strings.HasPrefix(h.Linkname, "/") {
+		return path.Join(path.Dir(path.Clean(h.Name)), h.Linkname)
+	}
+	return path.Clean(h.Linkname)
+}
 
 // addBytes adds a small file the way the script's add_bytes does.
 func addBytes(tw *pytar.Writer, name string, data []byte, mtime int64) error {

@@ -215,13 +215,16 @@ func MergeEnv(base, over []string) []string {
 }
 
 // Overlay returns over laid on base: over's fields win, fields over does
-// not set are inherited, and Env is merged with MergeEnv.
+// not set (absent or null) are inherited, and Env is merged with MergeEnv.
 func Overlay(base, over Config) Config {
 	out := Config{}
 	for k, v := range base {
 		out[k] = v
 	}
 	for k, v := range over {
+		if _, inherited := out[k]; inherited && string(v) == "null" {
+			continue
+		}
 		out[k] = v
 	}
 	if env := MergeEnv(base.Strings("Env"), over.Strings("Env")); len(env) > 0 {

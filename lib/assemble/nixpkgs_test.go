@@ -141,7 +141,7 @@ func pythonOracle(t *testing.T, conf, tz string, args ...string) []byte {
 // process's time zone decides naive times).
 func assembleTZ(t *testing.T, conf, tz string, args ...string) []byte {
 	t.Helper()
-	bin := filepath.Join(testutil.Binaries(t), "assemble-image")
+	bin := assembleBin(t)
 	cmd := exec.Command(bin, append([]string{"-q", "--nixpkgs-conf", conf}, args...)...)
 	cmd.Env = append(os.Environ(), "TZ="+tz)
 	var stderr bytes.Buffer

@@ -50,4 +50,6 @@ type buildError struct {
 	out []byte
 }
 
-func (e *buildError) Error() string { return "go build ./cmd/assemble-image: " + e.err.Error() + "\n" + string(e.out) }
+func (e *buildError) Error() string {
+	return "go build ./cmd/assemble-image: " + e.err.Error() + "\n" + string(e.out)
+}

@@ -140,9 +140,9 @@ func (a *auto) run(limit int) {
 	userMark := make([]int32, n)
 	var (
 		deps, users, stack []int32
-		memoAt      []int32 // by old layer id: iteration of memoTo's value
-		memoTo      []int32 // by old layer id: its new layer id
-		tmp         []int32
+		memoAt             []int32 // by old layer id: iteration of memoTo's value
+		memoTo             []int32 // by old layer id: its new layer id
+		tmp                []int32
 	)
 	type change struct{ v, old int32 }
 	var changes []change

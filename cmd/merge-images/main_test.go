@@ -843,3 +843,48 @@ func TestStdinInput(t *testing.T) {
 		t.Error("reading an input from stdin gave other bytes")
 	}
 }
+
+// TestMemoryDoesNotGrowWithTheArchive merges an archive holding a 256 MiB
+// layer, plain and gzip compressed, and checks the peak RSS stays far
+// below the layer's size.
+func TestMemoryDoesNotGrowWithTheArchive(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes archives of 256 MiB")
+	}
+	dir := t.TempDir()
+	lf, err := os.Create(filepath.Join(dir, "big-layer.tar"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const size = 256 << 20
+	tw := tar.NewWriter(lf)
+	tw.WriteHeader(&tar.Header{Name: "big", Typeflag: tar.TypeReg, Mode: 0o644, Size: size})
+	chunk := bytes.Repeat([]byte("0123456789abcdef"), 1<<16)
+	for n := 0; n < size; n += len(chunk) {
+		if _, err := tw.Write(chunk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	lf.Close()
+	big := mergetest.TarLayer(t, lf.Name())
+	small, _ := good(t, dir, "small.tar", "small:1")
+	mergetest.WriteArchive(t, filepath.Join(dir, "big.tar"), compress.None, mergetest.Image{Tags: []string{"big:1"}, Layers: []mergetest.Layer{big}})
+	os.Remove(lf.Name())
+	gz := mergetest.Compressed(t, filepath.Join(dir, "big.tar"), compress.Gzip)
+	for _, in := range []string{"big.tar", gz} {
+		r := runTool(t, dir, "-q", "-o", "out.tar", small, in)
+		if r.code != 0 {
+			t.Fatal(r.stderr)
+		}
+		t.Logf("%s: peak RSS %d MiB", filepath.Base(in), r.maxRSS>>20)
+		if r.maxRSS > 100<<20 {
+			t.Errorf("%s: peak RSS %d MiB for a %d MiB layer", in, r.maxRSS>>20, size>>20)
+		}
+		if fi, err := os.Stat(filepath.Join(dir, "out.tar")); err != nil || fi.Size() < size {
+			t.Errorf("output: %v %v", fi, err)
+		}
+	}
+}

@@ -48,11 +48,17 @@ func RootLayer(t testing.TB, files map[string]string) Layer {
 // TarLayer takes an existing layer tar (fake-nss output, say).
 func TarLayer(t testing.TB, file string) Layer {
 	t.Helper()
-	data, err := os.ReadFile(file)
+	f, err := os.Open(file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Layer{File: file, DiffID: digest.FromBytes(data), Size: int64(len(data))}
+	defer f.Close()
+	d := digest.SHA256.Digester()
+	n, err := io.Copy(d.Hash(), f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Layer{File: file, DiffID: d.Digest(), Size: n}
 }
 
 // StoreLayer writes the layer of store paths, as path-to-layer does.

@@ -175,6 +175,9 @@ func Native(w io.Writer, spec NativeSpec) (Result, error) {
 			variant = v
 		}
 	}
+	if arch == "arm" && variant == "" {
+		variant = "v7" // what docker assumes of 32-bit ARM
+	}
 	if err := imageconfig.CheckExecutable(cfg, arch); err != nil {
 		return Result{}, err
 	}

@@ -688,3 +688,34 @@ func checkWriteError(t *testing.T, what string, err error) {
 		t.Errorf("%s: %q blames a layer", what, err)
 	}
 }
+
+// TestNativeArchVariant: --variant is kept whether the architecture is
+// given, inherited from the base or this machine's; 32-bit ARM gets v7
+// unless told otherwise.
+func TestNativeArchVariant(t *testing.T) {
+	layers := nativeLayers(t)[3:]
+	from := writeTemp(t, "base.tar", dockerSave25(t, fakeImage{tags: []string{"base:1"}, config: baseConfig, layers: baseLayers(t, 1)}))
+	def, _ := imageconfig.DefaultArch()
+	for _, c := range []struct {
+		arch, variant, from string
+		want                [2]string
+	}{
+		{"", "", "", [2]string{def, ""}},
+		{"", "v9", "", [2]string{def, "v9"}},
+		{"", "", from, [2]string{"arm64", "v8"}},
+		{"", "v9", from, [2]string{"arm64", "v9"}},
+		{"amd64", "", from, [2]string{"amd64", ""}},
+		{"arm", "", "", [2]string{"arm", "v7"}},
+		{"arm", "v6", "", [2]string{"arm", "v6"}},
+		{"riscv64", "", "", [2]string{"riscv64", ""}},
+	} {
+		if def == "arm" && c.arch == "" && c.from == "" && c.variant == "" {
+			c.want[1] = "v7"
+		}
+		b, _ := native(t, assemble.NativeSpec{Tag: "app:1", Arch: c.arch, Variant: c.variant, FromImage: c.from, Layers: layers})
+		im := parseImage(t, openArchive(t, b).Images[0].Config)
+		if got := [2]string{im.Architecture, im.Variant}; got != c.want {
+			t.Errorf("--arch %q --variant %q, base %v: %q, want %q", c.arch, c.variant, c.from != "", got, c.want)
+		}
+	}
+}

@@ -192,6 +192,28 @@ func pythonInt(v pyjson.Value) (int64, error) {
 	return n.Int64(), nil
 }
 
+// nonFinite returns where in v the first NaN or infinite number is (the
+// script writes them as NaN and Infinity, which are not JSON).
+func nonFinite(v pyjson.Value, at string) (string, bool) {
+	switch v.Kind {
+	case pyjson.Float:
+		return at, math.IsInf(v.Float, 0) || math.IsNaN(v.Float)
+	case pyjson.Array:
+		for i, x := range v.Arr {
+			if p, ok := nonFinite(x, fmt.Sprintf("%s[%d]", at, i)); ok {
+				return p, true
+			}
+		}
+	case pyjson.Object:
+		for _, m := range v.Obj {
+			if p, ok := nonFinite(m.Value, at+"."+m.Key); ok {
+				return p, true
+			}
+		}
+	}
+	return "", false
+}
+
 // layerInfo is what the manifest and config need of each layer.
 type layerInfo struct {
 	checksum string // hex sha256
@@ -213,6 +235,9 @@ func Nixpkgs(w io.Writer, confPath string, opts NixpkgsOptions) (Result, error) 
 	ref, err := reference.Parse(c.repoTag)
 	if err != nil {
 		return Result{}, fmt.Errorf("%s: repo_tag: %w", confPath, err)
+	}
+	if at, ok := nonFinite(c.config, "config"); ok {
+		return Result{}, fmt.Errorf("%s: %s is NaN or infinite (a number out of range?), which docker load cannot read", confPath, at)
 	}
 	cfgJSON := pyjson.DumpsCompact(c.config)
 	userCfg, err := imageconfig.Parse(cfgJSON)

@@ -361,6 +361,7 @@ func TestNixpkgsBadConf(t *testing.T) {
 		{"config of the wrong type", with("config", []any{}), `"config": has the wrong type`},
 		{"config field of the wrong type", with("config", map[string]any{"Env": "A=1"}), "config field Env must be an array of strings"},
 		{"architecture not a string", with("architecture", 64), `"architecture": has the wrong type`},
+		{"config number out of range", with("config", json.RawMessage(`{"Labels": {}, "X": {"y": [1, 1e400]}}`)), "config.X.y[1] is NaN or infinite"},
 		{"bad repo_tag", with("repo_tag", "UPPER:1"), "repo_tag"},
 		{"base image missing", with("from_image", filepath.Join(other, "none.tar")), "no such file"},
 		{"customisation layer missing", with("customisation_layer", other), "customisation_layer"},

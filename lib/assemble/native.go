@@ -165,6 +165,9 @@ func Native(w io.Writer, spec NativeSpec) (Result, error) {
 		cfg = imageconfig.Overlay(base.Config, spec.Config)
 	}
 	arch, variant := spec.Arch, spec.Variant
+	if arch != "" && base.Arch != "" && base.Arch != arch {
+		return Result{}, fmt.Errorf("base image %s is for %s, the image is for %s: a container would mix architectures", spec.FromImage, base.Arch, arch)
+	}
 	if arch == "" {
 		inherited, v := base.Arch, base.Variant
 		if inherited == "" {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -456,10 +457,11 @@ func TestNativeFromImage(t *testing.T) {
 				if im.Architecture != "arm64" || im.Variant != "v8" {
 					t.Errorf("architecture %s variant %s, want the base's arm64 v8", im.Architecture, im.Variant)
 				}
+				// A new Entrypoint drops the base's Cmd, as in a Dockerfile.
 				wantCfg := map[string]any{
 					"Env":        []any{"PATH=/usr/bin", "A=2", "LANG=C", "NEW=1"},
-					"Entrypoint": []any{"/bin/app"}, "Cmd": []any{"/bin/base-cmd"},
-					"User": "base", "WorkingDir": "/base", "Labels": map[string]any{"from": "base"},
+					"Entrypoint": []any{"/bin/app"},
+					"User":       "base", "WorkingDir": "/base", "Labels": map[string]any{"from": "base"},
 				}
 				if !reflect.DeepEqual(im.Config, wantCfg) {
 					t.Errorf("config\n got %v\nwant %v", im.Config, wantCfg)
@@ -491,17 +493,21 @@ func TestNativeFromImage(t *testing.T) {
 }
 
 // TestNativeFromImageOverrides: the new config's fields win over the
-// base's, --arch over the base's architecture, and a base without
-// history gets one made-up entry per layer.
+// base's, an --arch that contradicts the base's is refused, and a base
+// without history gets one made-up entry per layer.
 func TestNativeFromImageOverrides(t *testing.T) {
 	bl := baseLayers(t, 2)
 	from := writeTemp(t, "base.tar", dockerSave25(t, fakeImage{tags: []string{"base:1"}, config: baseConfig, layers: bl}))
 	newLayers := nativeLayers(t)[3:]
-	b, _ := native(t, assemble.NativeSpec{Tag: "app", Arch: "amd64", Layers: newLayers, FromImage: from,
-		Config: mustConfig(t, `{"Cmd": ["/bin/mine"], "User": "1000", "Labels": {"mine": "yes"}, "Env": ["A=1"]}`)})
+	cfg := mustConfig(t, `{"Cmd": ["/bin/mine"], "User": "1000", "Labels": {"mine": "yes"}, "Env": ["A=1"]}`)
+	_, err := assemble.Native(io.Discard, assemble.NativeSpec{Tag: "app", Arch: "amd64", Layers: newLayers, FromImage: from, Config: cfg})
+	if err == nil || !strings.Contains(err.Error(), "is for arm64, the image is for amd64") {
+		t.Errorf("--arch amd64 on an arm64 base: %v", err)
+	}
+	b, _ := native(t, assemble.NativeSpec{Tag: "app", Arch: "arm64", Layers: newLayers, FromImage: from, Config: cfg})
 	im := parseImage(t, openArchive(t, b).Images[0].Config)
-	if im.Architecture != "amd64" || im.Variant != "" {
-		t.Errorf("architecture %s variant %q, want amd64 as --arch says", im.Architecture, im.Variant)
+	if im.Architecture != "arm64" {
+		t.Errorf("architecture %s, want arm64", im.Architecture)
 	}
 	want := map[string]any{
 		"Env": []any{"PATH=/bin", "A=1", "LANG=C"}, "Cmd": []any{"/bin/mine"},
@@ -704,7 +710,7 @@ func TestNativeArchVariant(t *testing.T) {
 		{"", "v9", "", [2]string{def, "v9"}},
 		{"", "", from, [2]string{"arm64", "v8"}},
 		{"", "v9", from, [2]string{"arm64", "v9"}},
-		{"amd64", "", from, [2]string{"amd64", ""}},
+		{"arm64", "", from, [2]string{"arm64", ""}},
 		{"arm", "", "", [2]string{"arm", "v7"}},
 		{"arm", "v6", "", [2]string{"arm", "v6"}},
 		{"riscv64", "", "", [2]string{"riscv64", ""}},

@@ -230,6 +230,13 @@ func Overlay(base, over Config) Config {
 	if env := MergeEnv(base.Strings("Env"), over.Strings("Env")); len(env) > 0 {
 		out.SetStrings("Env", env)
 	}
+	// As in a Dockerfile: a new entrypoint does not run with the base's
+	// arguments.
+	_, newEntrypoint := over["Entrypoint"]
+	_, newCmd := over["Cmd"]
+	if newEntrypoint && !newCmd {
+		delete(out, "Cmd")
+	}
 	return out
 }
 

@@ -3,13 +3,16 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/go-dockertools/dockertools/lib/atomicfile"
 	"github.com/go-dockertools/dockertools/lib/cmdrun"
 	"github.com/go-dockertools/dockertools/lib/compress"
+	"github.com/go-dockertools/dockertools/lib/dockerarchive"
 	"github.com/go-dockertools/dockertools/lib/merge"
 	"github.com/urfave/cli/v2"
 )
@@ -23,9 +26,10 @@ func main() {
 
 func newApp() *cli.App {
 	return &cli.App{
-		Name:      tool,
-		Usage:     "combine image archives into one that docker load loads with every image and tag",
-		UsageText: "merge-images [-o FILE] [--compress none|gzip|zstd] ARCHIVE...",
+		Name:  tool,
+		Usage: "combine image archives into one that docker load loads with every image and tag",
+		UsageText: "merge-images [-o FILE] [--compress none|gzip|zstd] ARCHIVE...\n" +
+			"   merge-images --list [--store-paths] [--tag NAME:TAG] ARCHIVE...",
 		Description: `The inputs are image archives from this toolkit, nixpkgs or docker save (old
 and new layouts, several images each), plain, gzip or zstd compressed
 (recognised by content); "-" reads one from stdin. The output holds every
@@ -37,8 +41,14 @@ The same image in several inputs is written once, with all its tags. One
 tag naming two different images is an error, found before anything is
 written.
 
+--list writes nothing but describes each image of the archives instead, one
+JSON line per image: file, tags, imageID, layers (their number) and diffIDs;
+with --store-paths also the store paths its layers hold (what a script needs
+to leave out of a layer built on it).
+
 Examples:
   merge-images -o release.tar web.tar worker.tar.gz db.tar.zst
+  merge-images --list --store-paths base.tar
   merge-images --compress zstd web.tar worker.tar > release.tar.zst`,
 		Version:         cmdrun.Version,
 		HideHelpCommand: true,
@@ -46,6 +56,10 @@ Examples:
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the archive to `FILE` (\"-\": stdout)"},
 			&cli.StringFlag{Name: "compress", Value: "none", Usage: "compress the archive: `KIND` none, gzip or zstd"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print no informational messages"},
+			&cli.BoolFlag{Name: "list", Usage: "describe the archives' images (one JSON line each) instead of merging"},
+			&cli.BoolFlag{Name: "store-paths", Usage: "with --list: also the store paths each image's layers hold"},
+			&cli.StringFlag{Name: "store-dir", Value: "/nix/store", Usage: "with --store-paths: the Nix store `DIR`"},
+			&cli.StringFlag{Name: "tag", Usage: "with --list: only the image tagged `NAME:TAG`"},
 		},
 		Action:         run,
 		OnUsageError:   func(_ *cli.Context, err error, _ bool) error { return cmdrun.Usage(err) },
@@ -61,6 +75,14 @@ func run(c *cli.Context) error {
 	inputs := c.Args().Slice()
 	if len(inputs) == 0 {
 		return cmdrun.Usagef("no archive to merge (try --help)")
+	}
+	if c.Bool("list") {
+		return list(c, inputs)
+	}
+	for _, f := range []string{"store-paths", "tag"} {
+		if c.IsSet(f) {
+			return cmdrun.Usagef("--%s goes with --list", f)
+		}
 	}
 	outName := c.String("output")
 	out, err := atomicfile.Create(outName)
@@ -84,6 +106,53 @@ func run(c *cli.Context) error {
 		log.Printf("%s", n)
 	}
 	log.Printf("merged %d images (%d tags, %d layers) from %d archives into %s", res.Images, res.Tags, res.Layers, len(inputs), displayName(outName))
+	return nil
+}
+
+// list prints one JSON line per image of the archives.
+func list(c *cli.Context, inputs []string) error {
+	if c.IsSet("output") || c.IsSet("compress") {
+		return cmdrun.Usagef("--list writes no archive: -o and --compress do not go with it")
+	}
+	tag := c.String("tag")
+	found := false
+	enc := json.NewEncoder(os.Stdout)
+	for _, name := range inputs {
+		ar, err := dockerarchive.Open(name)
+		if err != nil {
+			return err
+		}
+		images := ar.Images
+		if tag != "" {
+			im, err := ar.FindImage(tag)
+			if err != nil {
+				ar.Close()
+				continue
+			}
+			images = []dockerarchive.Image{*im}
+		}
+		for i := range images {
+			s := ar.Summarize(&images[i])
+			if c.Bool("store-paths") {
+				if s.StorePaths, err = images[i].StorePaths(c.String("store-dir")); err != nil {
+					ar.Close()
+					return fmt.Errorf("%s: %w", name, err)
+				}
+				if s.StorePaths == nil {
+					s.StorePaths = []string{}
+				}
+			}
+			found = true
+			if err := enc.Encode(s); err != nil {
+				ar.Close()
+				return fmt.Errorf("write stdout: %w", err)
+			}
+		}
+		ar.Close()
+	}
+	if tag != "" && !found {
+		return fmt.Errorf("no image tagged %q in %s", tag, strings.Join(inputs, ", "))
+	}
 	return nil
 }
 

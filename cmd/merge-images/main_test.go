@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -886,5 +887,49 @@ func TestMemoryDoesNotGrowWithTheArchive(t *testing.T) {
 		if fi, err := os.Stat(filepath.Join(dir, "out.tar")); err != nil || fi.Size() < size {
 			t.Errorf("output: %v %v", fi, err)
 		}
+	}
+}
+
+// TestList: --list describes each image, --store-paths names the store
+// paths in its layers, --tag picks one; it writes no archive.
+func TestList(t *testing.T) {
+	dir := t.TempDir()
+	a, ia := good(t, dir, "a.tar", "a:1")
+	store := mergetest.Image{Tags: []string{"s:1"}, Layers: []mergetest.Layer{
+		mergetest.RootLayer(t, map[string]string{
+			"nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-one/bin/x": "x",
+			"nix/store/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-two":       "file",
+			"etc/passwd": "root:x:0:0::/:/bin/sh\n",
+		}),
+	}}
+	s := filepath.Join(dir, "s.tar.gz")
+	mergetest.WriteArchive(t, s, compress.Gzip, store)
+
+	r := runTool(t, dir, "--list", a, s)
+	var got []dockerarchive.Summary
+	for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+		var sum dockerarchive.Summary
+		if err := json.Unmarshal([]byte(line), &sum); err != nil {
+			t.Fatalf("line %q: %v", line, err)
+		}
+		got = append(got, sum)
+	}
+	if r.code != 0 || len(got) != 2 || got[0].ImageID != ia.ID() || got[0].Layers != 2 || len(got[0].DiffIDs) != 2 ||
+		got[0].Tags[0] != "a:1" || got[1].File != s || got[0].StorePaths != nil {
+		t.Fatalf("exit %d, %+v, stderr %q", r.code, got, r.stderr)
+	}
+
+	r = runTool(t, dir, "--list", "--store-paths", "--tag", "s:1", a, s)
+	want := `"storePaths":["/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-one","/nix/store/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-two"]`
+	if r.code != 0 || strings.Count(r.stdout, "\n") != 1 || !strings.Contains(r.stdout, want) {
+		t.Errorf("--store-paths --tag: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	r = runTool(t, dir, "--list", "--tag", "nope:1", a)
+	if r.code != 1 || r.stdout != "" || !strings.Contains(r.stderr, `no image tagged "nope:1"`) {
+		t.Errorf("unknown tag: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	r = runTool(t, dir, "--store-paths", a)
+	if r.code != 2 {
+		t.Errorf("--store-paths without --list: exit %d", r.code)
 	}
 }

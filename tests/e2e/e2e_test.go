@@ -138,10 +138,15 @@ func (e env) config(t *testing.T, cfg map[string]any) string {
 }
 
 // load loads an archive into Docker and removes its images when the test
-// ends.
+// ends. Docker engines before 23 cannot read zstd archives: those are
+// decompressed on the way in.
 func (e env) load(t *testing.T, archive string, refs ...string) {
 	t.Helper()
-	testutil.Run(t, e.docker, "load", "-i", archive)
+	if strings.HasSuffix(archive, ".zst") {
+		testutil.Run(t, "sh", "-c", `zstd -dc "$1" | "$2" load`, "load", archive, e.docker)
+	} else {
+		testutil.Run(t, e.docker, "load", "-i", archive)
+	}
 	t.Cleanup(func() {
 		for _, r := range refs {
 			exec.Command(e.docker, "rmi", "-f", r).Run()
@@ -306,6 +311,9 @@ func TestSharedLayersAndCompression(t *testing.T) {
 	var results []result
 	for _, c := range []string{"none", "gzip", "zstd"} {
 		out := filepath.Join(e.dir, "c-"+c+".tar")
+		if c == "zstd" {
+			out += ".zst"
+		}
 		cfg := e.appConfig(t, map[string]any{"Env": []string{"COMPRESSION=" + c}})
 		r := e.script(t, "build-layered-image", "--name", "dt-e2e/compressed:"+c, "--compress", c, "--config", cfg, "-o", out, e.app)
 		results = append(results, r)
@@ -457,5 +465,29 @@ func TestPushPull(t *testing.T) {
 	e.load(t, derived, "dt-e2e/on-pulled:1")
 	if got := e.dockerRun(t, "-u", "nobody", "dt-e2e/on-pulled:1"); got != "uid=65534 gid=65534\n" {
 		t.Errorf("image on the pulled base (%d layers): %q", len(r.DiffIDs), got)
+	}
+}
+
+// TestExamples runs what README.md and examples/ tell users to run:
+// scripts/example (make example) and the examples Makefile.
+func TestExamples(t *testing.T) {
+	e := setup(t)
+	out := filepath.Join(e.dir, "example.tar")
+	got := e.run(t, filepath.Join(e.scripts, "example"), out)
+	if !strings.Contains(got, "hello from a nix store path") {
+		t.Errorf("scripts/example printed %q, want the greeting from the container", got)
+	}
+	var r result
+	json.Unmarshal([]byte(strings.SplitN(got, "\n", 2)[0]), &r)
+	t.Cleanup(func() { exec.Command(e.docker, "rmi", "-f", "example-hello:"+r.Tag).Run() })
+
+	mk := filepath.Join(e.dir, "make")
+	e.run(t, "make", "-s", "-C", filepath.Join(testutil.RepoRoot(), "examples"), "-j2", "BIN="+e.bin, "OUT="+mk)
+	e.load(t, filepath.Join(mk, "release.tar"), "example/greeter:1", "example/whoami:1")
+	if got := e.dockerRun(t, "example/greeter:1"); got != "hello from a nix store path\n" {
+		t.Errorf("example/greeter: %q", got)
+	}
+	if got := e.dockerRun(t, "example/whoami:1"); got != "uid=65534 gid=65534\n" {
+		t.Errorf("example/whoami: %q", got)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/klauspost/pgzip"
@@ -94,10 +95,12 @@ func NewWriter(w io.Writer, kind Kind) (io.WriteCloser, error) {
 			return nil, err
 		}
 		// Fixed blocks, so the compressed bytes are the same whatever
-		// the number of cores; the header holds no name and no time.
+		// the number of cores; the header holds no name and no time
+		// (pgzip writes the zero time.Time as a nonsense stamp: set 0).
 		if err := zw.SetConcurrency(GzipBlockSize, 4); err != nil {
 			return nil, err
 		}
+		zw.Header.ModTime = time.Unix(0, 0)
 		return zw, nil
 	case Zstd:
 		return zstd.NewWriter(w,

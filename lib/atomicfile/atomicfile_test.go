@@ -1,0 +1,102 @@
+package atomicfile
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func leftovers(t *testing.T, dir string) []string {
+	t.Helper()
+	es, _ := os.ReadDir(dir)
+	var names []string
+	for _, e := range es {
+		if strings.Contains(e.Name(), ".tmp-") {
+			names = append(names, e.Name())
+		}
+	}
+	return names
+}
+
+func TestCommitAndAbort(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "out.tar")
+	f, err := Create(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("partial")
+	if _, err := os.Stat(target); err == nil {
+		t.Fatal("the target exists before Commit")
+	}
+	if err := f.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(target); string(b) != "partial" {
+		t.Fatalf("target holds %q", b)
+	}
+	fi, _ := os.Stat(target)
+	if want := os.FileMode(0o644) &^ umask(); fi.Mode().Perm() != want {
+		t.Errorf("mode %o, want %o", fi.Mode().Perm(), want)
+	}
+	f.Abort() // after Commit: nothing happens
+	if _, err := os.Stat(target); err != nil {
+		t.Fatal("Abort after Commit removed the target")
+	}
+
+	g, _ := Create(target)
+	g.WriteString("second, abandoned")
+	g.Abort()
+	if b, _ := os.ReadFile(target); string(b) != "partial" {
+		t.Errorf("an aborted write replaced the target: %q", b)
+	}
+	if l := leftovers(t, dir); len(l) != 0 {
+		t.Errorf("temporary files left: %v", l)
+	}
+}
+
+func TestRemoveAll(t *testing.T) {
+	dir := t.TempDir()
+	a, _ := Create(filepath.Join(dir, "a"))
+	b, _ := Create(filepath.Join(dir, "b"))
+	if l := leftovers(t, dir); len(l) != 2 {
+		t.Fatalf("temporary files %v, want 2", l)
+	}
+	RemoveAll()
+	if l := leftovers(t, dir); len(l) != 0 {
+		t.Errorf("RemoveAll left %v", l)
+	}
+	a.Abort()
+	b.Abort()
+}
+
+func TestStdoutAndErrors(t *testing.T) {
+	f, err := Create("-")
+	if err != nil || !f.IsStdout() || f.File != os.Stdout {
+		t.Fatalf("Create(-): %v", err)
+	}
+	if err := f.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if _, err := Create(dir); err == nil || !strings.Contains(err.Error(), "is a directory") {
+		t.Errorf("Create(dir): %v", err)
+	}
+	if _, err := Create(filepath.Join(dir, "missing", "x")); err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "missing", "x")) {
+		t.Errorf("Create in a missing directory: %v", err)
+	}
+	if os.Geteuid() != 0 {
+		ro := filepath.Join(dir, "ro")
+		os.Mkdir(ro, 0o555)
+		if _, err := Create(filepath.Join(ro, "x")); err == nil {
+			t.Error("Create in a read-only directory succeeded")
+		}
+	}
+	if err := WriteFile(filepath.Join(dir, "w"), []byte("data")); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "w")); string(b) != "data" {
+		t.Errorf("WriteFile wrote %q", b)
+	}
+}

@@ -1,0 +1,5 @@
+package cmdrun
+
+import "syscall"
+
+var sigterm = syscall.SIGTERM

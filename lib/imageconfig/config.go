@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"runtime"
 	"sort"
 	"strings"
@@ -68,7 +69,9 @@ func Parse(data []byte) (Config, error) {
 		}
 		return nil, err
 	}
-	if dec.More() {
+	// Not dec.More: it reports false before a stray "}" or "]", which
+	// would then pass unnoticed.
+	if _, err := dec.Token(); err != io.EOF {
 		return nil, errors.New("trailing data after the config object")
 	}
 	if c == nil {

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -26,22 +25,7 @@ import (
 var binDir string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "assemble-image-cmd-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	cmd := exec.Command("go", "build", "-o", dir+"/", "./cmd/assemble-image", "./cmd/path-to-layer")
-	cmd.Dir = testutil.RepoRoot()
-	if out, err := cmd.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	binDir = dir
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(testutil.MainWithTools(m, func(dir string) { binDir = dir }))
 }
 
 type result struct {
@@ -52,17 +36,11 @@ type result struct {
 // runTool runs a built command in dir with stdin.
 func runTool(t *testing.T, dir string, stdin []byte, tool string, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(filepath.Join(binDir, tool), args...)
-	cmd.Dir = dir
-	cmd.Stdin = bytes.NewReader(stdin)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	var exit *exec.ExitError
-	if err != nil && !errors.As(err, &exit) {
-		t.Fatalf("%s %s: %v", tool, strings.Join(args, " "), err)
+	if stdin == nil {
+		stdin = []byte{}
 	}
-	return result{cmd.ProcessState.ExitCode(), stdout.String(), stderr.String()}
+	r := testutil.Exec(t, dir, nil, stdin, filepath.Join(binDir, tool), args...)
+	return result{r.Code, r.Stdout, r.Stderr}
 }
 
 func must(t *testing.T, err error) {

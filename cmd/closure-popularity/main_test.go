@@ -1,31 +1,19 @@
 package main
 
 import (
-	"bytes"
-	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/go-dockertools/dockertools/lib/testutil"
 )
 
 // bin is the command built from this package, run as users run it.
 var bin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "closure-popularity-test")
-	if err != nil {
-		panic(err)
-	}
-	bin = filepath.Join(dir, "closure-popularity")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		os.RemoveAll(dir)
-		panic("build: " + err.Error() + "\n" + string(out))
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(testutil.MainWithTools(m, func(dir string) { bin = filepath.Join(dir, "closure-popularity") }))
 }
 
 type result struct {
@@ -35,19 +23,8 @@ type result struct {
 
 func runCmd(t *testing.T, dir, stdin string, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(bin, args...)
-	cmd.Dir = dir
-	cmd.Stdin = strings.NewReader(stdin)
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
-	code := 0
-	if ee, ok := errors.AsType[*exec.ExitError](err); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return result{out.String(), errOut.String(), code}
+	r := testutil.Exec(t, dir, nil, []byte(stdin), bin, args...)
+	return result{r.Stdout, r.Stderr, r.Code}
 }
 
 const (

@@ -31,20 +31,7 @@ func TestMain(m *testing.M) {
 	if b := os.Getenv("MERGE_IMAGES_TEST_SPAWN"); b != "" {
 		os.Exit(spawn(b, os.Args[1:], os.Getenv("MERGE_IMAGES_TEST_RUSAGE")))
 	}
-	dir, err := os.MkdirTemp("", "merge-images-cmd-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	bin = filepath.Join(dir, "merge-images")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(testutil.MainWithTools(m, func(dir string) { bin = filepath.Join(dir, "merge-images") }))
 }
 
 type result struct {

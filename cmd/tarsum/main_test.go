@@ -4,8 +4,6 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
-	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +14,7 @@ import (
 	"github.com/go-dockertools/dockertools/lib/cmdrun"
 	"github.com/go-dockertools/dockertools/lib/compress"
 	"github.com/go-dockertools/dockertools/lib/tarsum"
+	"github.com/go-dockertools/dockertools/lib/testutil"
 )
 
 // bin is the tarsum binary, built once by TestMain: the tests run the
@@ -23,20 +22,7 @@ import (
 var bin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "tarsum-cmd-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	bin = filepath.Join(dir, "tarsum")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(testutil.MainWithTools(m, func(dir string) { bin = filepath.Join(dir, "tarsum") }))
 }
 
 type result struct {
@@ -46,17 +32,11 @@ type result struct {
 
 func runTool(t *testing.T, stdin []byte, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(bin, args...)
-	cmd.Dir = t.TempDir()
-	cmd.Stdin = bytes.NewReader(stdin)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	var exit *exec.ExitError
-	if err != nil && !errors.As(err, &exit) {
-		t.Fatalf("tarsum %s: %v", strings.Join(args, " "), err)
+	if stdin == nil {
+		stdin = []byte{}
 	}
-	return result{cmd.ProcessState.ExitCode(), stdout.String(), stderr.String()}
+	r := testutil.Exec(t, t.TempDir(), nil, stdin, bin, args...)
+	return result{r.Code, r.Stdout, r.Stderr}
 }
 
 // anotherTxt is the archive of conformance/README.md's another.txt, with

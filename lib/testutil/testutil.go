@@ -5,6 +5,8 @@
 package testutil
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -70,24 +72,67 @@ var (
 // returns the directory holding them.
 func Binaries(t testing.TB) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "dockertools-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		cmd := exec.Command("go", "build", "-o", dir+"/", "./cmd/...")
-		cmd.Dir = RepoRoot()
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-			return
-		}
-		binDir = dir
-	})
+	buildOnce.Do(func() { binDir, buildErr = buildTools() })
 	if buildErr != nil {
 		t.Fatal(buildErr)
 	}
 	return binDir
+}
+
+func buildTools() (string, error) {
+	dir, err := os.MkdirTemp("", "dockertools-bin-")
+	if err != nil {
+		return "", err
+	}
+	cmd := exec.Command("go", "build", "-o", dir+"/", "./cmd/...")
+	cmd.Dir = RepoRoot()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		os.RemoveAll(dir)
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return dir, nil
+}
+
+// MainWithTools is a TestMain for tests that run the toolkit's commands:
+// it builds them all, hands their directory to use, runs the tests and
+// removes the binaries. It returns the exit code.
+func MainWithTools(m *testing.M, use func(binDir string)) int {
+	buildOnce.Do(func() { binDir, buildErr = buildTools() })
+	if buildErr != nil {
+		fmt.Fprintln(os.Stderr, buildErr)
+		return 1
+	}
+	use(binDir)
+	code := m.Run()
+	os.RemoveAll(binDir)
+	return code
+}
+
+// Result is what a command did.
+type Result struct {
+	Code           int
+	Stdout, Stderr string
+}
+
+// Exec runs name with args in dir, with extra environment variables and
+// stdin (nil: none), and returns what it did. Only a command that cannot
+// start fails the test.
+func Exec(t testing.TB, dir string, env []string, stdin []byte, name string, args ...string) Result {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		t.Fatalf("%s %s: %v", name, strings.Join(args, " "), err)
+	}
+	return Result{cmd.ProcessState.ExitCode(), stdout.String(), stderr.String()}
 }
 
 // Fixture is the conformance fixture: its store paths live under

@@ -111,7 +111,7 @@ func run(c *cli.Context) error {
 	res, err := build(out)
 	var we *assemble.WriteError
 	if errors.As(err, &we) {
-		return fmt.Errorf("write %s: %w", displayName(outName), unwrapPath(we.Err))
+		return fmt.Errorf("write %s: %w", atomicfile.DisplayName(outName), unwrapPath(we.Err))
 	}
 	if err != nil {
 		return err
@@ -119,7 +119,7 @@ func run(c *cli.Context) error {
 	if err := out.Commit(); err != nil {
 		return err
 	}
-	log.Printf("Wrote %s:%s (image ID %s) to %s", res.Name, res.Tag, res.ImageID, displayName(outName))
+	log.Printf("Wrote %s:%s (image ID %s) to %s", res.Name, res.Tag, res.ImageID, atomicfile.DisplayName(outName))
 	if out.IsStdout() {
 		return nil
 	}
@@ -202,13 +202,6 @@ func parseCreated(s string) (string, error) {
 func stdinIsTerminal() bool {
 	fi, err := os.Stdin.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
-}
-
-func displayName(name string) string {
-	if name == "" || name == atomicfile.Stdout {
-		return "stdout"
-	}
-	return name
 }
 
 // unwrapPath drops the *os.PathError whose text would name the temporary

@@ -93,7 +93,7 @@ func run(c *cli.Context) error {
 	res, err := merge.Merge(out, inputs, merge.Options{Compress: kind})
 	var we *merge.WriteError
 	if errors.As(err, &we) {
-		return fmt.Errorf("write %s: %w", displayName(outName), we.Err)
+		return fmt.Errorf("write %s: %w", atomicfile.DisplayName(outName), we.Err)
 	}
 	if err != nil {
 		return err
@@ -105,7 +105,7 @@ func run(c *cli.Context) error {
 	for _, n := range res.Notes {
 		log.Printf("%s", n)
 	}
-	log.Printf("merged %d images (%d tags, %d layers) from %d archives into %s", res.Images, res.Tags, res.Layers, len(inputs), displayName(outName))
+	log.Printf("merged %d images (%d tags, %d layers) from %d archives into %s", res.Images, res.Tags, res.Layers, len(inputs), atomicfile.DisplayName(outName))
 	return nil
 }
 
@@ -154,11 +154,4 @@ func list(c *cli.Context, inputs []string) error {
 		return fmt.Errorf("no image tagged %q in %s", tag, strings.Join(inputs, ", "))
 	}
 	return nil
-}
-
-func displayName(name string) string {
-	if name == "" || name == atomicfile.Stdout {
-		return "stdout"
-	}
-	return name
 }

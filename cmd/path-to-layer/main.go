@@ -146,7 +146,7 @@ func run(c *cli.Context) error {
 	if err != nil {
 		var we *layer.WriteError
 		if errors.As(err, &we) {
-			return fmt.Errorf("write %s: %w", displayName(outName), we.Err)
+			return fmt.Errorf("write %s: %w", atomicfile.DisplayName(outName), we.Err)
 		}
 		return err
 	}
@@ -193,11 +193,4 @@ func inputPaths(c *cli.Context, root string) ([]string, error) {
 		return nil, cmdrun.Usagef("no store paths given (try --help)")
 	}
 	return paths, nil
-}
-
-func displayName(name string) string {
-	if name == "" || name == atomicfile.Stdout {
-		return "stdout"
-	}
-	return name
 }

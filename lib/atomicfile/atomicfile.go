@@ -123,12 +123,13 @@ func WriteFile(path string, data []byte) error {
 	}
 	defer f.Abort()
 	if _, err := f.Write(data); err != nil {
-		return fmt.Errorf("write %s: %w", displayName(path), unwrapPath(err))
+		return fmt.Errorf("write %s: %w", DisplayName(path), unwrapPath(err))
 	}
 	return f.Commit()
 }
 
-func displayName(path string) string {
+// DisplayName is how messages name an output: "stdout" for "-" or "".
+func DisplayName(path string) string {
 	if path == Stdout || path == "" {
 		return "stdout"
 	}

@@ -20,8 +20,9 @@ const Stdout = "-"
 // standard output when the name was "-".
 type File struct {
 	*os.File
-	final string // target name; "" for stdout
-	done  bool
+	final  string // target name; "" for stdout
+	direct bool   // final is a device or fifo, written in place
+	done   bool
 }
 
 var (
@@ -40,6 +41,15 @@ func Create(path string) (*File, error) {
 	}
 	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
 		return nil, fmt.Errorf("%s: is a directory", path)
+	} else if err == nil && !fi.Mode().IsRegular() {
+		// A device or fifo (/dev/stdout, /dev/null, a named pipe) is
+		// written in place: renaming over it would replace the device
+		// with a file.
+		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		if err != nil {
+			return nil, fmt.Errorf("create %s: %w", path, unwrapPath(err))
+		}
+		return &File{File: f, final: path, direct: true}, nil
 	}
 	mu.Lock()
 	defer mu.Unlock()
@@ -62,6 +72,12 @@ func (f *File) Commit() error {
 	}
 	f.done = true
 	if f.final == "" {
+		return nil
+	}
+	if f.direct {
+		if err := f.File.Close(); err != nil {
+			return fmt.Errorf("write %s: %w", f.final, unwrapPath(err))
+		}
 		return nil
 	}
 	tmp := f.File.Name()
@@ -90,6 +106,10 @@ func (f *File) Abort() {
 	}
 	f.done = true
 	if f.final == "" {
+		return
+	}
+	if f.direct {
+		f.File.Close()
 		return
 	}
 	tmp := f.File.Name()

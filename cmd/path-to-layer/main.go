@@ -88,14 +88,14 @@ func run(c *cli.Context) error {
 	opts.StoreDir = c.String("store-dir")
 	opts.TarSum = c.Bool("tarsum")
 	root := c.String("root")
-	mtime := c.String("mtime")
+	mtime, mtimeFrom := c.String("mtime"), "--mtime"
 	if mtime == "" && root != "" {
-		mtime = os.Getenv("SOURCE_DATE_EPOCH")
+		mtime, mtimeFrom = os.Getenv("SOURCE_DATE_EPOCH"), "SOURCE_DATE_EPOCH"
 	}
 	if mtime != "" {
 		t, err := layer.ParseTime(mtime)
 		if err != nil {
-			return cmdrun.Usagef("--mtime: %v", err)
+			return cmdrun.Usagef("%s: %v", mtimeFrom, err)
 		}
 		opts.Mtime = t
 	}
@@ -119,6 +119,11 @@ func run(c *cli.Context) error {
 		if _, err := layer.CheckStorePath(p, opts.StoreDir); err != nil {
 			return err
 		}
+		// A missing store path fails the run before a byte is written,
+		// even to stdout.
+		if _, err := os.Lstat(p); err != nil {
+			return fmt.Errorf("%s: %w", p, pathErr(err))
+		}
 	}
 
 	outName := c.String("output")
@@ -141,6 +146,16 @@ func run(c *cli.Context) error {
 		return err
 	}
 	defer out.Abort()
+	// The descriptor's file is created before the layer is written: a
+	// descriptor that cannot be written fails the run before a layer
+	// file comes into being without it.
+	var desc *atomicfile.File
+	if descName != "" {
+		if desc, err = atomicfile.Create(descName); err != nil {
+			return err
+		}
+		defer desc.Abort()
+	}
 	res, err := layer.Write(out, root, paths, opts)
 	d.Root, d.Paths = root, paths
 	if err != nil {
@@ -150,18 +165,59 @@ func run(c *cli.Context) error {
 		}
 		return err
 	}
+	d.DiffID, d.Size, d.TarSum = res.DiffID.String(), res.Size, res.TarSum
+	var js []byte
+	if desc != nil {
+		if js, err = json.Marshal(d); err != nil {
+			return err
+		}
+		js = append(js, '\n')
+		if !desc.IsStdout() {
+			// Into the descriptor's temporary file before the layer file
+			// appears: a failure here leaves neither.
+			if _, err := desc.Write(js); err != nil {
+				return fmt.Errorf("write %s: %w", atomicfile.DisplayName(descName), pathErr(err))
+			}
+		}
+	}
 	if err := out.Commit(); err != nil {
 		return err
 	}
-	d.DiffID, d.Size, d.TarSum = res.DiffID.String(), res.Size, res.TarSum
-	if descName == "" {
+	if desc == nil {
 		return nil
 	}
-	js, err := json.Marshal(d)
-	if err != nil {
-		return err
+	var layerFile os.FileInfo
+	if !out.IsStdout() {
+		layerFile, _ = os.Stat(outName)
 	}
-	return atomicfile.WriteFile(descName, append(js, '\n'))
+	// The descriptor appears after the layer file (on stdout, a reader
+	// may open the file as soon as it reads the line). When it cannot be
+	// written, the layer file goes too, unless another run has replaced
+	// it meanwhile: a failed run leaves no output.
+	if desc.IsStdout() {
+		if _, err = desc.Write(js); err != nil {
+			err = fmt.Errorf("write %s: %w", atomicfile.DisplayName(descName), pathErr(err))
+		}
+	}
+	if err == nil {
+		err = desc.Commit()
+	}
+	if err != nil && layerFile != nil {
+		if fi, e := os.Stat(outName); e == nil && fi.Mode().IsRegular() && os.SameFile(fi, layerFile) {
+			os.Remove(outName)
+		}
+	}
+	return err
+}
+
+// pathErr drops the *PathError layer, whose text would name the
+// temporary file or /dev/stdout rather than the output.
+func pathErr(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 // inputPaths gathers the store paths from the arguments and --from.

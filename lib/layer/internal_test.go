@@ -25,7 +25,7 @@ func TestSizeChangesAreErrors(t *testing.T) {
 		{1 << 21, "shrank"},
 	} {
 		lw, _ := newWriter(io.Discard, Defaults())
-		lw.buf = lw.buf[:4] // several reads per file
+		lw.readMax = 4 // several reads per file
 		if err := lw.header("/f", pytar.TypeReg, 0o644, tc.announced, ""); err != nil {
 			t.Fatal(err)
 		}
@@ -35,7 +35,7 @@ func TestSizeChangesAreErrors(t *testing.T) {
 		}
 	}
 	lw, _ := newWriter(io.Discard, Defaults())
-	lw.buf = lw.buf[:10] // the size is a multiple of the buffer: one more read finds the end
+	lw.readMax = 10 // the size is a multiple of the read: one more read finds the end
 	lw.header("/f", pytar.TypeReg, 0o644, 10, "")
 	if err := lw.contents(p, 10); err != nil {
 		t.Errorf("exact size: %v", err)

@@ -24,7 +24,6 @@ package layer
 
 import (
 	"archive/tar"
-	"bufio"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -35,6 +34,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 
 	"github.com/go-dockertools/dockertools/lib/pytar"
 	"github.com/go-dockertools/dockertools/lib/tarsum"
@@ -159,6 +159,7 @@ func Write(w io.Writer, root string, paths []string, o Options) (Result, error) 
 	if err != nil {
 		return Result{}, err
 	}
+	defer lw.stop()
 	if root != "" {
 		if err := lw.children(root, ""); err != nil {
 			return Result{}, err
@@ -182,24 +183,22 @@ func Write(w io.Writer, root string, paths []string, o Options) (Result, error) 
 // writer writes one layer.
 type writer struct {
 	o      Options
-	out    *bufio.Writer
+	p      *pipe
 	tw     *pytar.Writer
 	digest hash.Hash
 	ts     *tarsum.Sum
-	buf    []byte
+	names  []byte // getdents buffer
 	hdr    pytar.Header
 	th     tar.Header
+	// readMax caps each read of a file (0: no cap); tests set it to read
+	// a file in several pieces.
+	readMax int
 }
 
 func newWriter(w io.Writer, o Options) (*writer, error) {
-	lw := &writer{o: o, buf: make([]byte, 1<<20)}
-	// Headers and small files are many small writes: buffer them. Large
-	// reads pass through the buffer untouched.
-	lw.out = bufio.NewWriterSize(w, 256<<10)
-	w = lw.out
+	lw := &writer{o: o, names: make([]byte, 64<<10)}
 	if !o.NoDiffID {
 		lw.digest = sha256.New()
-		w = io.MultiWriter(w, lw.digest)
 	}
 	if o.TarSum {
 		ts, err := tarsum.New(tarsum.Version1, "sha256")
@@ -208,15 +207,20 @@ func newWriter(w io.Writer, o Options) (*writer, error) {
 		}
 		lw.ts = ts
 	}
-	lw.tw = pytar.NewWriter(w)
+	lw.p = newPipe(w, lw.digest)
+	lw.tw = pytar.NewWriter(lw.p)
 	return lw, nil
 }
 
+// stop ends the second stage after a failure; after close it does nothing.
+func (lw *writer) stop() { lw.p.close() }
+
 func (lw *writer) close() (Result, error) {
 	if err := lw.tw.Close(); err != nil {
+		lw.p.close()
 		return Result{}, writeErr(err)
 	}
-	if err := lw.out.Flush(); err != nil {
+	if err := lw.p.close(); err != nil {
 		return Result{}, writeErr(err)
 	}
 	r := Result{Size: lw.tw.Offset()}
@@ -261,116 +265,159 @@ func (lw *writer) dir(name string, mode int64) error {
 // tree writes the entry of the file at fsPath, named name in the layer,
 // and, for a directory, everything below it.
 func (lw *writer) tree(fsPath, name string) error {
-	fi, err := os.Lstat(fsPath)
-	if err != nil {
-		return fmt.Errorf("%s: %w", fsPath, pathErr(err))
+	var st syscall.Stat_t
+	if err := ignoringEINTR(func() error { return syscall.Lstat(fsPath, &st) }); err != nil {
+		return fmt.Errorf("%s: %w", fsPath, err)
 	}
-	mode := int64(fi.Mode().Perm())
-	if fi.Mode()&fs.ModeSetuid != 0 {
-		mode |= 0o4000
-	}
-	if fi.Mode()&fs.ModeSetgid != 0 {
-		mode |= 0o2000
-	}
-	if fi.Mode()&fs.ModeSticky != 0 {
-		mode |= 0o1000
-	}
-	switch t := fi.Mode().Type(); {
-	case t == 0:
-		if err := lw.header(name, pytar.TypeReg, mode, fi.Size(), ""); err != nil {
+	return lw.entry(&st, fsPath, name)
+}
+
+// entry writes the entry of the file at fsPath whose lstat is st.
+func (lw *writer) entry(st *syscall.Stat_t, fsPath, name string) error {
+	mode := int64(st.Mode & 0o7777)
+	switch st.Mode & syscall.S_IFMT {
+	case syscall.S_IFREG:
+		if err := lw.header(name, pytar.TypeReg, mode, st.Size, ""); err != nil {
 			return err
 		}
-		return lw.contents(fsPath, fi.Size())
-	case t == fs.ModeDir:
+		return lw.contents(fsPath, st.Size)
+	case syscall.S_IFDIR:
 		if err := lw.dir(name, mode); err != nil {
 			return err
 		}
 		return lw.children(fsPath, name)
-	case t == fs.ModeSymlink:
+	case syscall.S_IFLNK:
 		target, err := os.Readlink(fsPath)
 		if err != nil {
 			return fmt.Errorf("%s: %w", fsPath, pathErr(err))
 		}
 		return lw.header(name, pytar.TypeSymlink, mode, 0, target)
 	default:
-		return fmt.Errorf("%s: is a %s; a layer can only hold files, directories and symlinks", fsPath, kind(t))
+		return fmt.Errorf("%s: is a %s; a layer can only hold files, directories and symlinks", fsPath, kind(st.Mode))
 	}
 }
 
 // children writes the entries below the directory fsPath (named name).
 func (lw *writer) children(fsPath, name string) error {
-	d, err := os.Open(fsPath)
+	names, err := lw.readDir(fsPath)
 	if err != nil {
-		return fmt.Errorf("%s: %w", fsPath, pathErr(err))
-	}
-	names, err := d.Readdirnames(-1)
-	d.Close()
-	if err != nil {
-		return fmt.Errorf("%s: %w", fsPath, pathErr(err))
+		return fmt.Errorf("%s: %w", fsPath, err)
 	}
 	sort.Slice(names, func(i, j int) bool { return PythonLess(names[i], names[j]) })
+	var st syscall.Stat_t
 	for _, n := range names {
-		if err := lw.tree(fsPath+"/"+n, name+"/"+n); err != nil {
+		p := fsPath + "/" + n
+		if err := ignoringEINTR(func() error { return syscall.Lstat(p, &st) }); err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+		if err := lw.entry(&st, p, name+"/"+n); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// contents copies size bytes of the file at fsPath into the layer, and
-// fails if the file turns out shorter or longer than size.
-func (lw *writer) contents(fsPath string, size int64) error {
-	f, err := os.Open(fsPath)
+// readDir returns the names in the directory fsPath.
+func (lw *writer) readDir(fsPath string) ([]string, error) {
+	fd, err := open(fsPath, syscall.O_DIRECTORY)
 	if err != nil {
-		return fmt.Errorf("%s: %w", fsPath, pathErr(err))
+		return nil, err
 	}
-	defer f.Close()
+	defer syscall.Close(fd)
+	var names []string
+	for {
+		var n int
+		err := ignoringEINTR(func() (err error) { n, err = syscall.ReadDirent(fd, lw.names); return err })
+		if err != nil {
+			return nil, err
+		}
+		if n <= 0 {
+			return names, nil
+		}
+		_, _, names = syscall.ParseDirent(lw.names[:n], -1, names)
+	}
+}
+
+// contents copies size bytes of the file at fsPath into the layer, and
+// fails if the file turns out shorter or longer than size. The bytes are
+// read straight into the layer stream's chunk.
+func (lw *writer) contents(fsPath string, size int64) error {
+	fd, err := open(fsPath, 0)
+	if err != nil {
+		return fmt.Errorf("%s: %w", fsPath, err)
+	}
+	defer syscall.Close(fd)
 	remaining := size
 	for {
+		buf, err := lw.p.space()
+		if err != nil {
+			return writeErr(err)
+		}
 		// Ask for one byte more than is left: a file that grew shows
 		// itself, and a short read at the end is the end of the file
 		// (regular files only read short at their end).
-		want := int64(len(lw.buf))
+		want := int64(len(buf))
 		if remaining+1 < want {
 			want = remaining + 1
 		}
-		n, err := f.Read(lw.buf[:want])
+		if lw.readMax > 0 && want > int64(lw.readMax) {
+			want = int64(lw.readMax)
+		}
+		var n int
+		err = ignoringEINTR(func() (err error) { n, err = syscall.Read(fd, buf[:want]); return err })
+		if err != nil {
+			return fmt.Errorf("%s: %w", fsPath, err)
+		}
 		if int64(n) > remaining {
 			return fmt.Errorf("%s: file grew while it was read (expected %d bytes)", fsPath, size)
 		}
-		if n > 0 {
-			if _, werr := lw.tw.Write(lw.buf[:n]); werr != nil {
-				return writeErr(werr)
-			}
-			if lw.ts != nil {
-				lw.ts.Write(lw.buf[:n])
-			}
-			remaining -= int64(n)
-		}
-		if err == io.EOF || (err == nil && n == 0) {
+		if n == 0 {
 			if remaining > 0 {
 				return fmt.Errorf("%s: file shrank while it was read (expected %d bytes, got %d)", fsPath, size, size-remaining)
 			}
 			return nil
 		}
-		if err != nil {
-			return fmt.Errorf("%s: %w", fsPath, pathErr(err))
+		if lw.ts != nil {
+			lw.ts.Write(buf[:n])
 		}
+		if _, err := lw.tw.Write(buf[:n]); err != nil {
+			return writeErr(err)
+		}
+		remaining -= int64(n)
 		if remaining == 0 && int64(n) < want {
 			return nil
 		}
 	}
 }
 
-func kind(t fs.FileMode) string {
-	switch {
-	case t&fs.ModeNamedPipe != 0:
+// open opens fsPath for reading with the raw system call: no poller
+// registration and no finalizer, which a layer of many small files feels.
+func open(fsPath string, flags int) (int, error) {
+	var fd int
+	err := ignoringEINTR(func() (err error) {
+		fd, err = syscall.Open(fsPath, syscall.O_RDONLY|syscall.O_CLOEXEC|flags, 0)
+		return err
+	})
+	return fd, err
+}
+
+func ignoringEINTR(f func() error) error {
+	for {
+		if err := f(); err != syscall.EINTR {
+			return err
+		}
+	}
+}
+
+func kind(mode uint32) string {
+	switch mode & syscall.S_IFMT {
+	case syscall.S_IFIFO:
 		return "fifo"
-	case t&fs.ModeSocket != 0:
+	case syscall.S_IFSOCK:
 		return "socket"
-	case t&fs.ModeCharDevice != 0:
+	case syscall.S_IFCHR:
 		return "character device"
-	case t&fs.ModeDevice != 0:
+	case syscall.S_IFBLK:
 		return "block device"
 	}
 	return "special file"

@@ -211,7 +211,7 @@ func openSeekable(name string) (seekable, error) {
 		tmp.Close()
 		return seekable{}, fmt.Errorf("%s: %w", name, err)
 	}
-	_, err = io.CopyBuffer(tmp, r, make([]byte, 1<<20))
+	err = spool(tmp, r)
 	r.Close()
 	if err != nil {
 		tmp.Close()
@@ -222,6 +222,27 @@ func openSeekable(name string) (seekable, error) {
 		return seekable{}, err
 	}
 	return seekable{tmp, kind}, nil
+}
+
+// spool copies the tar stream r to w up to the end-of-archive blocks:
+// what follows them (docker load ignores it) is not decompressed, so a
+// small archive followed by gigabytes of compressed zeros costs neither
+// the time nor the disk space. A stream that is not a well-formed tar is
+// copied whole, for index to report what is wrong with it.
+func spool(w io.Writer, r io.Reader) error {
+	tee := io.TeeReader(r, w)
+	tr := tar.NewReader(tee)
+	for {
+		_, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			break
+		}
+	}
+	_, err := io.CopyBuffer(w, r, make([]byte, 1<<20))
+	return err
 }
 
 // cleanName is a member name as docker load resolves it, or an error for

@@ -117,7 +117,7 @@ func (j job) reference(t *testing.T) (time.Duration, map[string]string) {
 // complete layer.
 func TestKilledAtRandomPoints(t *testing.T) {
 	b := bigStore(t)
-	trials := 5
+	trials := 4
 	if testing.Short() {
 		trials = 2
 	}

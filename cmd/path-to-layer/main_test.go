@@ -634,21 +634,50 @@ func TestClosedPipe(t *testing.T) {
 }
 
 // TestSpecialOutputs: an output that is a fifo or a device is written in
-// place, not replaced by a file.
+// place, not replaced by a file; a symlink stays a symlink, the layer
+// going where it leads; a link to /proc/self/fd/1 (what /dev/stdout is)
+// writes to stdout itself, in turn with what else goes there.
 func TestSpecialOutputs(t *testing.T) {
 	w := newWorkspace(t)
+	layerBytes := expected(t, "", []string{w.app}, w.opts())
+
+	must(t, os.Symlink("real/target.tar", filepath.Join(w.dir, "link.tar")))
+	must(t, os.Mkdir(filepath.Join(w.dir, "real"), 0o755))
+	ok(t, w.dir, nil, nil, "--store-dir", w.store, "-o", "link.tar", w.app)
+	if fi, err := os.Lstat(filepath.Join(w.dir, "link.tar")); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("link.tar is now %v (%v)", fi.Mode(), err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(w.dir, "real", "target.tar")); !bytes.Equal(got, layerBytes) {
+		t.Errorf("the link's target holds %d bytes, not the layer", len(got))
+	}
+
+	must(t, os.Symlink("/proc/self/fd/1", filepath.Join(w.dir, "stdout")))
+	outFile, err := os.Create(filepath.Join(w.dir, "stdout.txt"))
+	must(t, err)
+	outFile.WriteString("before\n")
+	r := invocation{dir: w.dir, args: []string{"--store-dir", w.store, "-o", "stdout", w.app}, stdout: outFile}.do(t)
+	outFile.WriteString("after\n")
+	outFile.Close()
+	got, _ := os.ReadFile(filepath.Join(w.dir, "stdout.txt"))
+	if r.code != 0 || !bytes.HasPrefix(got, append([]byte("before\n"), layerBytes...)) || !bytes.HasSuffix(got, []byte("\"]}\nafter\n")) {
+		t.Errorf("-o a link to /proc/self/fd/1: exit %d %s; stdout holds %d bytes: %q...%q", r.code, r.stderr, len(got), got[:min(len(got), 10)], got[max(0, len(got)-40):])
+	}
+	if fi, err := os.Lstat(filepath.Join(w.dir, "stdout")); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("the link to stdout is now %v (%v)", fi.Mode(), err)
+	}
+
 	fifo := filepath.Join(w.dir, "fifo")
 	must(t, syscall.Mkfifo(fifo, 0o644))
-	got := make(chan []byte)
+	fromFifo := make(chan []byte)
 	go func() {
 		b, _ := os.ReadFile(fifo)
-		got <- b
+		fromFifo <- b
 	}()
 	out := ok(t, w.dir, nil, nil, "--store-dir", w.store, "-o", "fifo", w.app)
-	if b := <-got; !bytes.Equal(b, expected(t, "", []string{w.app}, w.opts())) {
+	if b := <-fromFifo; !bytes.Equal(b, layerBytes) {
 		t.Errorf("read %d bytes from the fifo", len(b))
 	}
-	descriptorOf(t, out, expected(t, "", []string{w.app}, w.opts()), "file", "diffID", "size", "paths")
+	descriptorOf(t, out, layerBytes, "file", "diffID", "size", "paths")
 	if fi, err := os.Lstat(fifo); err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
 		t.Errorf("the fifo is now %v (%v)", fi.Mode(), err)
 	}

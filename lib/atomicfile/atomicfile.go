@@ -10,7 +10,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 )
 
 // Stdout is the name that stands for standard output.
@@ -20,7 +23,8 @@ const Stdout = "-"
 // standard output when the name was "-".
 type File struct {
 	*os.File
-	final  string // target name; "" for stdout
+	final  string // the name given; "" for stdout
+	target string // where the temporary file goes: final, symlinks followed
 	direct bool   // final is a device or fifo, written in place
 	done   bool
 }
@@ -35,16 +39,26 @@ func Create(path string) (*File, error) {
 	if path == Stdout || path == "" {
 		return &File{File: os.Stdout}, nil
 	}
-	dir, base := filepath.Split(path)
+	// A symlink stays a symlink: the output replaces what it leads to.
+	target, fd := resolve(path)
+	dir, base := filepath.Split(target)
 	if dir == "" {
 		dir = "."
 	}
 	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
 		return nil, fmt.Errorf("%s: is a directory", path)
+	} else if err == nil && fd >= 0 {
+		// One of this process's descriptors (/dev/stdout, /dev/fd/3):
+		// written through a copy of it, as if to it, so the output lands
+		// where the descriptor's other writes do.
+		nfd, err := syscall.Dup(fd)
+		if err != nil {
+			return nil, fmt.Errorf("create %s: %w", path, err)
+		}
+		return &File{File: os.NewFile(uintptr(nfd), path), final: path, direct: true}, nil
 	} else if err == nil && !fi.Mode().IsRegular() {
-		// A device or fifo (/dev/stdout, /dev/null, a named pipe) is
-		// written in place: renaming over it would replace the device
-		// with a file.
+		// A device or fifo (/dev/null, a named pipe) is written in place:
+		// renaming over it would replace the device with a file.
 		f, err := os.OpenFile(path, os.O_WRONLY, 0)
 		if err != nil {
 			return nil, fmt.Errorf("create %s: %w", path, unwrapPath(err))
@@ -58,7 +72,35 @@ func Create(path string) (*File, error) {
 		return nil, fmt.Errorf("create %s: %w", path, unwrapPath(err))
 	}
 	pending[f.Name()] = struct{}{}
-	return &File{File: f, final: path}, nil
+	return &File{File: f, final: path, target: target}, nil
+}
+
+// resolve follows the symlinks of path to the name the output must take
+// (the last one may lead to a name that does not exist yet), and returns
+// the descriptor when one of them is this process's /proc/self/fd/N
+// (else -1).
+func resolve(path string) (string, int) {
+	fd := -1
+	for range 40 {
+		fi, err := os.Lstat(path)
+		if err != nil || fi.Mode()&os.ModeSymlink == 0 {
+			break
+		}
+		if n, ok := strings.CutPrefix(filepath.Clean(path), "/proc/self/fd/"); ok && fd < 0 {
+			if v, err := strconv.Atoi(n); err == nil {
+				fd = v
+			}
+		}
+		link, err := os.Readlink(path)
+		if err != nil {
+			break
+		}
+		if !filepath.IsAbs(link) {
+			link = filepath.Join(filepath.Dir(path), link)
+		}
+		path = link
+	}
+	return path, fd
 }
 
 // IsStdout reports whether the output is standard output.
@@ -91,7 +133,7 @@ func (f *File) Commit() error {
 		os.Remove(tmp)
 		return fmt.Errorf("write %s: %w", f.final, unwrapPath(err))
 	}
-	if err := os.Rename(tmp, f.final); err != nil {
+	if err := os.Rename(tmp, f.target); err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("rename to %s: %w", f.final, unwrapPath(err))
 	}

@@ -34,6 +34,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/go-dockertools/dockertools/lib/pytar"
@@ -187,7 +188,6 @@ type writer struct {
 	tw     *pytar.Writer
 	digest hash.Hash
 	ts     *tarsum.Sum
-	names  []byte // getdents buffer
 	hdr    pytar.Header
 	th     tar.Header
 	// readMax caps each read of a file (0: no cap); tests set it to read
@@ -196,7 +196,7 @@ type writer struct {
 }
 
 func newWriter(w io.Writer, o Options) (*writer, error) {
-	lw := &writer{o: o, names: make([]byte, 64<<10)}
+	lw := &writer{o: o}
 	if !o.NoDiffID {
 		lw.digest = sha256.New()
 	}
@@ -317,6 +317,9 @@ func (lw *writer) children(fsPath, name string) error {
 	return nil
 }
 
+// direntBufs holds getdents buffers, one in use per directory being read.
+var direntBufs = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
+
 // readDir returns the names in the directory fsPath.
 func (lw *writer) readDir(fsPath string) ([]string, error) {
 	fd, err := open(fsPath, syscall.O_DIRECTORY)
@@ -324,17 +327,19 @@ func (lw *writer) readDir(fsPath string) ([]string, error) {
 		return nil, err
 	}
 	defer syscall.Close(fd)
+	buf := direntBufs.Get().(*[]byte)
+	defer direntBufs.Put(buf)
 	var names []string
 	for {
 		var n int
-		err := ignoringEINTR(func() (err error) { n, err = syscall.ReadDirent(fd, lw.names); return err })
+		err := ignoringEINTR(func() (err error) { n, err = syscall.ReadDirent(fd, *buf); return err })
 		if err != nil {
 			return nil, err
 		}
 		if n <= 0 {
 			return names, nil
 		}
-		_, _, names = syscall.ParseDirent(lw.names[:n], -1, names)
+		_, _, names = syscall.ParseDirent((*buf)[:n], -1, names)
 	}
 }
 

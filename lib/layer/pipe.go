@@ -34,10 +34,16 @@ type chunk struct {
 	left atomic.Int32 // stages still to see it
 }
 
+// chunkPool keeps chunks between layers: a process writing many layers
+// (assemble-image --nixpkgs-conf writes each store layer twice) reuses
+// them instead of leaving megabytes of garbage per layer, which would
+// grow the heap to twice what is live before each collection.
+var chunkPool = sync.Pool{New: func() any { return &chunk{b: make([]byte, 0, chunkSize)} }}
+
 func newPipe(out io.Writer, h hash.Hash) *pipe {
 	p := &pipe{free: make(chan *chunk, chunks)}
 	for range chunks {
-		p.free <- &chunk{b: make([]byte, 0, chunkSize)}
+		p.free <- chunkPool.Get().(*chunk)
 	}
 	p.cur = <-p.free
 	p.start(func(b []byte) {
@@ -153,5 +159,14 @@ func (p *pipe) close() error {
 		close(s)
 	}
 	p.wg.Wait()
+	if p.cur != nil {
+		p.free <- p.cur
+		p.cur = nil
+	}
+	for range chunks {
+		c := <-p.free
+		c.b = c.b[:0]
+		chunkPool.Put(c)
+	}
 	return p.failed()
 }

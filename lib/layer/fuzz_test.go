@@ -35,9 +35,10 @@ func FuzzReadPathList(f *testing.F) {
 			if !isJSON {
 				t.Fatalf("text input failed: %v", err)
 			}
-			var want []string
-			if json.Unmarshal(trimmed, &want) == nil {
-				t.Fatalf("encoding/json reads %q, ReadPathList fails: %v", want, err)
+			// Only a null element may fail an array encoding/json reads.
+			var want []*string
+			if json.Unmarshal(trimmed, &want) == nil && !slices.Contains(want, nil) {
+				t.Fatalf("encoding/json reads %d strings, ReadPathList fails: %v", len(want), err)
 			}
 			return
 		}

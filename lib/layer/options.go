@@ -34,9 +34,16 @@ func ReadPathList(r io.Reader, name string) ([]string, error) {
 	}
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) > 0 && trimmed[0] == '[' {
-		var paths []string
-		if err := json.Unmarshal(trimmed, &paths); err != nil {
+		var elems []*string
+		if err := json.Unmarshal(trimmed, &elems); err != nil {
 			return nil, fmt.Errorf("%s: not a JSON array of paths: %v", name, err)
+		}
+		paths := make([]string, len(elems))
+		for i, e := range elems {
+			if e == nil {
+				return nil, fmt.Errorf("%s: element %d of the JSON array is null, not a path", name, i+1)
+			}
+			paths[i] = *e
 		}
 		return paths, nil
 	}

@@ -538,7 +538,7 @@ func TestBadInput(t *testing.T) {
 		{"--from a directory", args(S, "--from", "store"), 1, []string{"store: read store: is a directory"}},
 		{"--from malformed JSON", withFile("plan.json", `["APP", `, S, "--from", "plan.json"), 1, []string{"plan.json: not a JSON array of paths"}},
 		{"--from JSON of numbers", withFile("plan.json", `[1, 2]`, S, "--from", "plan.json"), 1, []string{"plan.json: not a JSON array of paths"}},
-		{"--from JSON with null", withFile("plan.json", `["APP", null]`, S, "--from", "plan.json"), 1, []string{"empty store path"}},
+		{"--from JSON with null", withFile("plan.json", `["APP", null]`, S, "--from", "plan.json"), 1, []string{"plan.json: element 2 of the JSON array is null"}},
 		{"stdin with a relative path", stdin("APP\nlib-2.0\n", S, "-"), 1, []string{"lib-2.0: not an absolute path"}},
 		{"stdin malformed JSON", stdin(`["APP"`, S, "--from", "-"), 1, []string{"stdin: not a JSON array of paths"}},
 		// --root.

@@ -14,6 +14,10 @@
 // waited for) and peak RSS: the largest maximum resident set size of any
 // one process of the command, the figure `/usr/bin/time -f %M` prints.
 //
+// With -after CMD, CMD runs (untimed) after every run: say, removing what
+// the run wrote and `sync`, so that gigabytes of dirty pages left by one
+// command are not written back during the next one.
+//
 // A command that exits non-zero fails the whole measurement, loudly, with
 // its stderr: a broken run is never reported.
 //
@@ -57,6 +61,7 @@ func main() {
 	out := flag.String("out", "", "append the results to `FILE` (JSON lines)")
 	ref := flag.Bool("ref", false, "record a reference figure (ID LABEL), with -seconds")
 	seconds := flag.Float64("seconds", 0, "with -ref: the reference time")
+	after := flag.String("after", "", "run `CMD` (untimed) after every run")
 	flag.Parse()
 	args := flag.Args()
 	if *section == "" || *out == "" {
@@ -86,6 +91,11 @@ func main() {
 				wall, cpu, rss, err := run(r.Command)
 				if err != nil {
 					fail(fmt.Sprintf("%s: %s: %v", *section, r.Label, err))
+				}
+				if *after != "" {
+					if _, _, _, err := run(*after); err != nil {
+						fail(fmt.Sprintf("%s: after %s: %v", *section, r.Label, err))
+					}
 				}
 				if round < 0 {
 					continue

@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"runtime"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
@@ -97,7 +98,10 @@ func NewWriter(w io.Writer, kind Kind) (io.WriteCloser, error) {
 		// Fixed blocks, so the compressed bytes are the same whatever
 		// the number of cores; the header holds no name and no time
 		// (pgzip writes the zero time.Time as a nonsense stamp: set 0).
-		if err := zw.SetConcurrency(GzipBlockSize, 4); err != nil {
+		// How many blocks are in flight changes only speed and memory
+		// (each holds its input, output and a compressor, ~3 MiB): one
+		// per core and one being filled, at most 4.
+		if err := zw.SetConcurrency(GzipBlockSize, gzipBlocks()); err != nil {
 			return nil, err
 		}
 		zw.Header.ModTime = time.Unix(0, 0)
@@ -109,6 +113,10 @@ func NewWriter(w io.Writer, kind Kind) (io.WriteCloser, error) {
 			zstd.WithZeroFrames(true))
 	}
 	return nil, fmt.Errorf("unknown compression %q", kind)
+}
+
+func gzipBlocks() int {
+	return min(runtime.GOMAXPROCS(0)+1, 4)
 }
 
 type nopWriteCloser struct{ io.Writer }

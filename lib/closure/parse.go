@@ -403,6 +403,16 @@ func checkPath(p string) error {
 	return nil
 }
 
+// printable returns p as it is when it could be a store path, quoted
+// (Go syntax) when it holds white space or control characters, so that an
+// error message stays one readable line.
+func printable(p string) string {
+	if p == "" || checkPath(p) != nil {
+		return strconv.Quote(p)
+	}
+	return p
+}
+
 // narSize reads a narSize value; problem says why it is not a
 // non-negative integer.
 func narSize(raw []byte, kind string) (n uint64, problem string) {
@@ -430,7 +440,7 @@ func (b *builder) finish() (*Graph, error) {
 	for id, e := range b.entry {
 		if e < 0 {
 			referrer := b.names[b.entryID[b.refBy[id]]]
-			return nil, fmt.Errorf("%s references %s, which is not in the graph", referrer, b.names[id])
+			return nil, fmt.Errorf("%s references %s, which is not in the graph", referrer, printable(b.names[id]))
 		}
 	}
 	g := &Graph{

@@ -130,6 +130,8 @@ func TestParseErrors(t *testing.T) {
 		{"keyed value references", `{"/s/a": {"references": 3}}`, "", `g.json: "/s/a": references is a number, not a list`},
 		{"missing reference", `[{"path": "/s/a", "references": ["/s/a", "/s/b"]}]`, "", `g.json: /s/a references /s/b, which is not in the graph`},
 		{"missing reference, keyed", `{"/s/a": {"references": ["/s/b"]}}`, "", `g.json: /s/a references /s/b, which is not in the graph`},
+		{"missing reference with a newline", `[{"path": "/s/a", "references": ["\n"]}]`, "", `g.json: /s/a references "\n", which is not in the graph`},
+		{"missing empty reference", `[{"path": "/s/a", "references": [""]}]`, "", `g.json: /s/a references "", which is not in the graph`},
 		{"cycle", `[{"path": "/s/a", "references": ["/s/b"]}, {"path": "/s/b", "references": ["/s/a"]}]`, "", `g.json: cycle between /s/b and /s/a`},
 		{"cycle below a root", `[{"path": "/s/r", "references": ["/s/a"]}, {"path": "/s/a", "references": ["/s/b", "/s/c"]}, {"path": "/s/c", "references": []},
 			{"path": "/s/b", "references": ["/s/d"]}, {"path": "/s/d", "references": ["/s/a", "/s/e"]}, {"path": "/s/e", "references": []}]`, "", `g.json: cycle between /s/d and /s/a`},

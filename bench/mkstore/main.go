@@ -99,8 +99,13 @@ func build(dir string, quick bool) error {
 		}
 	}
 	fmt.Fprintf(os.Stderr, "mkstore: building %s (installed packages changed or no cache)\n", store)
-	if err := os.RemoveAll(dir); err != nil {
-		return err
+	// What an older store left (its paths, graphs and key) goes; the rest
+	// of dir (bench/run's work directory) stays.
+	stale, _ := filepath.Glob(filepath.Join(dir, "graph*.json"))
+	for _, f := range append(stale, store, filepath.Join(dir, "key")) {
+		if err := os.RemoveAll(f); err != nil {
+			return err
+		}
 	}
 	if err := os.MkdirAll(store, 0o755); err != nil {
 		return err

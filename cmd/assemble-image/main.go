@@ -24,6 +24,7 @@ const tool = "assemble-image"
 
 func main() {
 	cmdrun.Setup()
+	cmdrun.LimitStreamMemory()
 	cmdrun.Exit(tool, newApp().Run(os.Args))
 }
 

@@ -21,6 +21,7 @@ const tool = "merge-images"
 
 func main() {
 	cmdrun.Setup()
+	cmdrun.LimitStreamMemory()
 	cmdrun.Exit(tool, newApp().Run(os.Args))
 }
 

@@ -23,6 +23,7 @@ const tool = "path-to-layer"
 
 func main() {
 	cmdrun.Setup()
+	cmdrun.LimitStreamMemory()
 	cmdrun.Exit(tool, newApp().Run(os.Args))
 }
 

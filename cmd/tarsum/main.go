@@ -19,6 +19,7 @@ const tool = "tarsum"
 
 func main() {
 	cmdrun.Setup()
+	cmdrun.LimitStreamMemory()
 	cmdrun.Exit(tool, newApp().Run(versionArgs(os.Args)))
 }
 

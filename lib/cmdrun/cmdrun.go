@@ -15,6 +15,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -41,6 +42,23 @@ func Setup() {
 		}
 		os.Exit(code)
 	}()
+}
+
+// StreamMemoryLimit is the soft heap limit of the streaming tools.
+const StreamMemoryLimit = 40 << 20
+
+// LimitStreamMemory sets the Go runtime's soft memory limit to
+// StreamMemoryLimit, unless GOMEMLIMIT says otherwise, for a tool whose
+// live memory is a few fixed buffers whatever the input's size. Its
+// garbage (compressor blocks recycled through pools the collector empties)
+// would otherwise let the heap grow to twice what is live before each
+// collection: 68 MiB peak RSS for a 4.8 GiB gzip-compressed image instead
+// of 44. A larger live heap (a huge conf.json) only makes the collector
+// run more often; the runtime caps the CPU it spends on that.
+func LimitStreamMemory() {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(StreamMemoryLimit)
+	}
 }
 
 // usageError marks an error in how the command was called.

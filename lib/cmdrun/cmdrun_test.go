@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
+	"runtime/debug"
 	"strings"
 	"testing"
 )
@@ -87,4 +89,25 @@ func TestMain(m *testing.M) {
 		select {}
 	}
 	os.Exit(m.Run())
+}
+
+func TestLimitStreamMemory(t *testing.T) {
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
+	for _, tc := range []struct {
+		env  string
+		want int64
+	}{
+		{"", StreamMemoryLimit},
+		{"1GiB", 1 << 30}, // the runtime applied it at start; it stays
+	} {
+		t.Setenv("GOMEMLIMIT", tc.env)
+		debug.SetMemoryLimit(tc.want)
+		if tc.env == "" {
+			debug.SetMemoryLimit(math.MaxInt64)
+		}
+		LimitStreamMemory()
+		if got := debug.SetMemoryLimit(-1); got != tc.want {
+			t.Errorf("GOMEMLIMIT=%q: limit %d, want %d", tc.env, got, tc.want)
+		}
+	}
 }

@@ -462,31 +462,9 @@ func absurdSize(t *testing.T, f, name string, size int64) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for off := 0; off+512 <= len(data); off += 512 {
-		if string(bytes.TrimRight(data[off:off+100], "\x00")) != name {
-			continue
-		}
-		blk := data[off : off+512]
-		// base-256 encoding for a size beyond the octal field
-		for i := 124; i < 136; i++ {
-			blk[i] = 0
-		}
-		blk[124] = 0x80
-		for i, v := 135, size; v > 0; i, v = i-1, v>>8 {
-			blk[i] = byte(v)
-		}
-		var sum int64
-		for i, b := range blk {
-			if i >= 148 && i < 156 {
-				b = ' '
-			}
-			sum += int64(b)
-		}
-		copy(blk[148:156], fmt.Sprintf("%06o\x00 ", sum))
-		os.WriteFile(f, data, 0o644)
-		return
+	if err := os.WriteFile(f, mergetest.WithMemberSize(t, data, name, size), 0o644); err != nil {
+		t.Fatal(err)
 	}
-	t.Fatalf("no member %s", name)
 }
 
 // listTree lists the files below dir and their sizes.

@@ -4,8 +4,9 @@
 //
 // Each member contributes the hash of its selected header fields followed
 // by its data; the hex strings of those hashes are sorted and hashed again,
-// after an optional extra payload, into "<label>+<hash>:<hex>". Header
-// selection by version:
+// after an optional extra payload, into "<label>+<hash>:<hex>". They are
+// sorted as moby sorts them, which is not plain string order where a name
+// occurs more than once (see bySum). Header selection by version:
 //
 //	tarsum     (v0): name mode uid gid size mtime typeflag linkname uname gname devmajor devminor
 //	tarsum.v1  (v1): the same without mtime, then the SCHILY.xattr.* records sorted by key
@@ -28,6 +29,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"path"
 	"sort"
 	"strconv"
 	"strings"
@@ -83,8 +85,19 @@ type Sum struct {
 	newHash  func() hash.Hash
 	h        hash.Hash // the current member's hash
 	open     bool
-	sums     []string
+	name     string // the current member's key (see memberSum)
+	sums     []memberSum
 	scratch  []byte
+}
+
+// memberSum is what a Sum keeps of a member: the hex string of its hash,
+// its position among the members, and the name moby keys it on, which is
+// the header's name made relative and clean ("./a", "/a", "a/" and
+// "b/../a" are all "a"; "", "/" and "./" are ".").
+type memberSum struct {
+	name string
+	sum  string
+	pos  int
 }
 
 // New returns an empty Sum for the version and hash ("sha256" or
@@ -107,6 +120,7 @@ func New(v Version, hashName string) (*Sum, error) {
 func (s *Sum) Add(h *tar.Header) {
 	s.finish()
 	s.open = true
+	s.name = key(h.Name)
 	b := s.scratch[:0]
 	field := func(name, value string) {
 		b = append(b, name...)
@@ -133,6 +147,16 @@ func (s *Sum) Add(h *tar.Header) {
 	}
 	s.h.Write(b)
 	s.scratch = b
+}
+
+// key is the name moby keys a member on: path.Join(".", path.Join("/",
+// name)). A name that is clean and relative already, as most are, is its
+// own key, found without allocating.
+func key(name string) string {
+	if path.Clean(name) == name && name != ".." && !strings.HasPrefix(name, "/") && !strings.HasPrefix(name, "../") {
+		return name
+	}
+	return path.Join(".", path.Join("/", name))
 }
 
 // xattrs returns the header's extended attributes sorted by name, taking
@@ -173,7 +197,7 @@ func (s *Sum) finish() {
 	if !s.open {
 		return
 	}
-	s.sums = append(s.sums, hex.EncodeToString(s.h.Sum(nil)))
+	s.sums = append(s.sums, memberSum{name: s.name, sum: hex.EncodeToString(s.h.Sum(nil)), pos: len(s.sums)})
 	s.h.Reset()
 	s.open = false
 }
@@ -181,16 +205,61 @@ func (s *Sum) finish() {
 // Sum ends the last member and returns the TarSum, hashing extra (may be
 // nil) before the members' sums. Members added afterwards start a new
 // accumulation on top of the previous ones.
+//
+// Like moby's, Sum sorts the members' sums in place, and a later Sum sorts
+// them again from there: where a name occurs more than once, that can
+// give another result (see bySum), as it does in moby.
 func (s *Sum) Sum(extra []byte) string {
 	s.finish()
-	sums := append([]string(nil), s.sums...)
-	sort.Strings(sums)
+	seen := make(map[string]struct{}, len(s.sums))
+	dups := false
+	for _, m := range s.sums {
+		if _, ok := seen[m.name]; ok {
+			dups = true
+			break
+		}
+		seen[m.name] = struct{}{}
+	}
+	sort.Sort(bySum{s.sums, dups})
 	h := s.newHash()
 	h.Write(extra)
-	for _, x := range sums {
-		io.WriteString(h, x)
+	for _, m := range s.sums {
+		io.WriteString(h, m.sum)
 	}
 	return s.version.String() + "+" + s.hashName + ":" + hex.EncodeToString(h.Sum(nil))
+}
+
+// bySum is the order moby's TarSum puts the members' sums in: by sum,
+// except that when the archive holds a name more than once, two members
+// of one name compare by position. That is not a strict weak ordering:
+// members a1 and a2 of one name, with sums 9 and 1, and a member b with
+// sum 5 make a cycle (a1 < a2 by position, a2 < b and b < a1 by sum). So
+// no sorted order exists, and the result is what the sort's algorithm
+// makes of its input: moby's is sort.Sort with this Less on the members
+// in archive order (pdqsort since Go 1.19: insertion sort up to 12
+// elements, beyond that partitions around pivots chosen from fixed
+// positions, by median of three or, from 50 elements, Tukey's ninther,
+// and a shuffle of a few elements, seeded by the length, where partitions
+// come out unbalanced). Sum does exactly that, with this very comparator,
+// to get moby's sums. Another algorithm orders such members otherwise: a
+// stable sort, or a sort on a key such as (sum, position); sort.Stable
+// differs from sort.Sort on most random inputs with repeated names.
+// Without a repeated name it is plain string order, as sort.Strings gives.
+//
+// Results for archives with a repeated name are those of moby built with
+// Go 1.19 or later: older builds sorted with another algorithm.
+type bySum struct {
+	m    []memberSum
+	dups bool // a name occurs more than once
+}
+
+func (b bySum) Len() int      { return len(b.m) }
+func (b bySum) Swap(i, j int) { b.m[i], b.m[j] = b.m[j], b.m[i] }
+func (b bySum) Less(i, j int) bool {
+	if b.dups && b.m[i].name == b.m[j].name {
+		return b.m[i].pos < b.m[j].pos
+	}
+	return b.m[i].sum < b.m[j].sum
 }
 
 // Errors of Archive for input that is not a whole tar archive; the

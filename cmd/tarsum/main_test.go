@@ -8,8 +8,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-dockertools/dockertools/lib/cmdrun"
 	"github.com/go-dockertools/dockertools/lib/compress"
@@ -176,6 +178,54 @@ func TestSums(t *testing.T) {
 			}
 		}
 	})
+}
+
+// An archive that holds a name twice, adjacent: moby keeps the two
+// members' sums in archive order (see lib/tarsum's TestDuplicateNames,
+// whose "twice, adjacent" case this is and whose doc says how moby's
+// digests were computed), plain or compressed.
+func TestDuplicateNames(t *testing.T) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for i, name := range []string{"a", "a", "b"} {
+		data := []byte("contents " + strconv.Itoa(i))
+		err := tw.WriteHeader(&tar.Header{
+			Name: name, Mode: 0o644, Size: int64(len(data)), Typeflag: tar.TypeReg,
+			ModTime: time.Unix(int64(1e9+i), 0),
+		})
+		if err == nil {
+			_, err = tw.Write(data)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	archive := buf.Bytes()
+	dir := t.TempDir()
+	inputs := map[string]string{
+		"plain": write(t, dir, "dup.tar", archive),
+		"gzip":  write(t, dir, "dup.tar.gz", gzipped(t, archive)),
+		"zstd":  write(t, dir, "dup.tar.zst", zstded(t, archive)),
+	}
+	const v1Hex = "bd50d51bb3aa3d48f935a0a949f3a4d78f1214e6d496ae708bf3cd6544c57f50"
+	for version, want := range map[string]string{
+		"v0":  "tarsum+sha256:0838e24fd9b9ce3f77704d6d91ddf40739034f7eda923f900b90b02c690cf5bb",
+		"v1":  "tarsum.v1+sha256:" + v1Hex,
+		"dev": "tarsum.dev+sha256:" + v1Hex,
+	} {
+		for kind, file := range inputs {
+			r := runTool(t, nil, "--version", version, file)
+			if r.code != 0 || r.stderr != "" || r.stdout != want+"\n" {
+				t.Errorf("%s, %s: exit %d, stdout %q, stderr %q; want %s", version, kind, r.code, r.stdout, r.stderr, want)
+			}
+		}
+	}
+	if r := runTool(t, gzipped(t, archive)); r.stdout != "tarsum.v1+sha256:"+v1Hex+"\n" {
+		t.Errorf("gzip stdin: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
 }
 
 func TestErrors(t *testing.T) {

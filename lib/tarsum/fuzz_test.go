@@ -134,6 +134,7 @@ func fuzzSeeds(t testing.TB) [][]byte {
 		build(t),
 		build(t, fileTxt),
 		full,
+		build(t, files("x", "a", "./x", "b", "/x", "c", "x")...), // one name four times, spelt three ways
 	}
 	for _, n := range []int{100, 512, 700, 1024, 1536, 2000, len(full) - 1024} {
 		seeds = append(seeds, full[:n])

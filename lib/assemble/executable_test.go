@@ -25,103 +25,101 @@ func elfHeader(machine uint16) []byte {
 	return h
 }
 
-// goarchELF maps GOARCH to its e_machine, for the machines tests run on.
-var goarchELF = map[string]uint16{"amd64": 62, "arm64": 183, "386": 3, "riscv64": 243, "s390x": 22}
+func entrypoint(argv ...string) imageconfig.Config {
+	c := imageconfig.Config{}
+	c.SetStrings("Entrypoint", argv)
+	return c
+}
 
-// TestCheckExecutable: an entrypoint (or Cmd[0]) that is a file here and
-// cannot run on the image's architecture is refused, naming the field,
-// the file and what it is; files that are not here, relative names,
-// scripts with a missing interpreter and matching ELF files pass.
-func TestCheckExecutable(t *testing.T) {
+// TestNativeChecksCarriedEntrypoint: Native refuses, before writing
+// anything, an image whose entrypoint is a file its layers carry that
+// cannot run on the image's architecture, and judges nothing else: the
+// store path script "#!/bin/sh" of an arm64 image passes on any machine,
+// because this machine's /bin/sh is not the image's.
+func TestNativeChecksCarriedEntrypoint(t *testing.T) {
+	store, paths := testStore(t)
 	dir := t.TempDir()
-	exe := func(name string, data []byte) string {
-		p := filepath.Join(dir, name)
-		must(t, os.WriteFile(p, data, 0o755))
-		return p
-	}
-	arm := exe("arm64-prog", elfHeader(183))
-	x86 := exe("amd64-prog", elfHeader(62))
-	macho := exe("macho", []byte{0xcf, 0xfa, 0xed, 0xfe, 7, 0, 0, 1, 3, 0, 0, 0})
-	fat := exe("fat", []byte{0xca, 0xfe, 0xba, 0xbe, 0, 0, 0, 2})
-	pe := exe("prog.exe", append([]byte("MZ"), make([]byte, 62)...))
-	script := exe("script", []byte("#!"+arm+" -x\necho\n"))
-	script2 := exe("script2", []byte("#! "+script+"\n"))
-	noInterp := exe("nointerp", []byte("#!/nonexistent/sh\n"))
-	envScript := exe("envscript", []byte("#!/usr/bin/env sh\n"))
+	exes := filepath.Join(store, "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee-progs")
+	must(t, os.MkdirAll(exes, 0o755))
+	arm, x86 := filepath.Join(exes, "arm64"), filepath.Join(exes, "amd64")
+	must(t, os.WriteFile(arm, elfHeader(183), 0o755))
+	must(t, os.WriteFile(x86, elfHeader(62), 0o755))
+	app := storeLayer(t, dir, "app.tar", store, paths[:1]) // bin/app is "#!/bin/sh"
+	progs := storeLayer(t, dir, "progs.tar", store, []string{exes})
+	script := paths[0] + "/bin/app"
 
-	cfg := func(field string, argv ...string) imageconfig.Config {
-		c := imageconfig.Config{}
-		c.SetStrings(field, argv)
-		return c
-	}
 	for _, c := range []struct {
-		name string
-		cfg  imageconfig.Config
-		arch string
-		want string // "" accepted; else part of the error
+		name   string
+		arch   string
+		layers []assemble.Descriptor
+		entry  string
+		want   string // "" accepted
 	}{
-		{"ELF for another machine", cfg("Entrypoint", arm), "amd64", "config Entrypoint " + arm + " is an ELF executable for arm64, which cannot run in a linux/amd64 image"},
-		{"ELF for another machine in Cmd", cfg("Cmd", arm, "-v"), "amd64", "config Cmd " + arm},
-		{"amd64 ELF on arm64", cfg("Entrypoint", x86), "arm64", "for amd64"},
-		{"Mach-O", cfg("Entrypoint", macho), "amd64", "Mach-O"},
-		{"universal Mach-O", cfg("Entrypoint", fat), "arm64", "Mach-O"},
-		{"Windows", cfg("Entrypoint", pe), "amd64", "Windows"},
-		{"script whose interpreter is for another machine", cfg("Entrypoint", script), "amd64", "config Entrypoint interpreter " + arm},
-		{"script of a script", cfg("Cmd", script2), "amd64", "interpreter interpreter " + arm},
-		{"matching ELF", cfg("Entrypoint", arm), "arm64", ""},
-		{"matching ELF amd64", cfg("Entrypoint", x86), "amd64", ""},
-		{"missing path", cfg("Entrypoint", "/nonexistent/bin/prog"), "amd64", ""},
-		{"relative name", cfg("Entrypoint", "arm64-prog"), "amd64", ""},
-		{"missing interpreter", cfg("Entrypoint", noInterp), "amd64", ""},
-		{"env script", cfg("Entrypoint", envScript), "amd64", ""},
-		{"Entrypoint decides, not Cmd", func() imageconfig.Config {
-			c := cfg("Entrypoint", "/nonexistent")
-			c.SetStrings("Cmd", []string{arm})
-			return c
-		}(), "amd64", ""},
-		{"empty config", imageconfig.Config{}, "amd64", ""},
+		{"#!/bin/sh script, arm64", "arm64", []assemble.Descriptor{app}, script, ""},
+		{"#!/bin/sh script, s390x", "s390x", []assemble.Descriptor{app}, script, ""},
+		{"#!/bin/sh script, amd64", "amd64", []assemble.Descriptor{app}, script, ""},
+		{"carried ELF for arm64 in an amd64 image", "amd64", []assemble.Descriptor{app, progs}, arm, "is an ELF executable for arm64, which cannot run in a linux/amd64 image"},
+		{"carried ELF for amd64 in an arm64 image", "arm64", []assemble.Descriptor{progs}, x86, "for amd64"},
+		{"carried ELF for its own architecture", "arm64", []assemble.Descriptor{progs}, arm, ""},
+		{"ELF here but not in the image", "amd64", []assemble.Descriptor{app}, arm, ""},
 	} {
-		err := imageconfig.CheckExecutable(c.cfg, c.arch)
-		switch {
-		case c.want == "" && err != nil:
-			t.Errorf("%s: refused: %v", c.name, err)
-		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
-			t.Errorf("%s: error %v, want one saying %q", c.name, err, c.want)
-		}
+		t.Run(c.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			_, err := assemble.Native(&buf, assemble.NativeSpec{Tag: "app:1", Arch: c.arch, Layers: c.layers, Config: entrypoint(c.entry)})
+			if c.want == "" {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %v, want one saying %q", err, c.want)
+			}
+			if buf.Len() != 0 {
+				t.Errorf("%d bytes written", buf.Len())
+			}
+		})
 	}
 
-	// This machine's own programs pass for its own architecture.
-	if m, ok := goarchELF[runtime.GOARCH]; ok {
-		if self, err := os.Executable(); err == nil {
-			if err := imageconfig.CheckExecutable(cfg("Entrypoint", self), runtime.GOARCH); err != nil {
-				t.Errorf("the test binary (ELF machine %d): %v", m, err)
-			}
-		}
-		if _, err := os.Stat("/bin/true"); err == nil {
-			if err := imageconfig.CheckExecutable(cfg("Entrypoint", "/bin/true"), runtime.GOARCH); err != nil {
-				t.Errorf("/bin/true: %v", err)
-			}
-		}
+	// Without --arch, the image is this machine's: its foreign ELF is refused.
+	other := arm
+	if runtime.GOARCH == "arm64" {
+		other = x86
 	}
+	if _, err := assemble.Native(&bytes.Buffer{}, assemble.NativeSpec{Tag: "app:1", Layers: []assemble.Descriptor{progs}, Config: entrypoint(other)}); err == nil {
+		t.Errorf("default architecture: %s accepted", other)
+	}
+}
 
-	// Native refuses before writing anything, with --arch or the default.
-	layers := nativeLayers(t)[3:]
-	for _, arch := range []string{"", "amd64", "arm64"} {
-		self := x86
-		if arch == "arm64" {
-			self = arm
-		}
-		other := arm
-		if arch == "arm64" || (arch == "" && runtime.GOARCH == "arm64") {
-			other = x86
-		}
-		var buf bytes.Buffer
-		_, err := assemble.Native(&buf, assemble.NativeSpec{Tag: "app:1", Arch: arch, Layers: layers, Config: cfg("Entrypoint", other)})
-		if err == nil || buf.Len() != 0 {
-			t.Errorf("Native, arch %q, entrypoint %s: %v (%d bytes written)", arch, other, err, buf.Len())
-		}
-		if arch != "" || runtime.GOARCH == "amd64" {
-			native(t, assemble.NativeSpec{Tag: "app:1", Arch: arch, Layers: layers, Config: cfg("Entrypoint", self)})
-		}
+// TestNixpkgsEntrypointOnlyWarns: the drop-in writes every conf the
+// script writes, the same bytes, with a warning on stderr where the
+// entrypoint the image carries cannot run on its architecture; and says
+// nothing of a "#!/bin/sh" script in an image for another machine.
+func TestNixpkgsEntrypointOnlyWarns(t *testing.T) {
+	store, paths := testStore(t)
+	exes := filepath.Join(store, "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee-progs")
+	must(t, os.MkdirAll(exes, 0o755))
+	arm := filepath.Join(exes, "arm64")
+	must(t, os.WriteFile(arm, elfHeader(183), 0o755))
+	custom := customisationDir(t, rootDir(t))
+	for _, c := range []struct {
+		name, arch, entry, warn string
+	}{
+		{"#!/bin/sh script for arm64", "arm64", paths[0] + "/bin/app", ""},
+		{"carried arm64 ELF in an amd64 image", "amd64", arm, "warning: "},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			conf := writeConf(t, map[string]any{
+				"store_dir": store, "store_layers": [][]string{paths[:1], {exes}}, "customisation_layer": custom,
+				"architecture": c.arch, "config": map[string]any{"Entrypoint": []string{c.entry}},
+			})
+			var log []string
+			got, _ := nixpkgs(t, conf, assemble.NixpkgsOptions{Log: func(f string, a ...any) { log = append(log, f) }})
+			warned := strings.Contains(strings.Join(log, "\n"), "warning: ")
+			if warned != (c.warn != "") {
+				t.Errorf("warned %v, messages %q", warned, log)
+			}
+			sameArchive(t, c.name, got, pythonOracle(t, conf, "UTC"))
+		})
 	}
 }

@@ -181,7 +181,7 @@ func Native(w io.Writer, spec NativeSpec) (Result, error) {
 	if arch == "arm" && variant == "" {
 		variant = "v7" // what docker assumes of 32-bit ARM
 	}
-	if err := imageconfig.CheckExecutable(cfg, arch); err != nil {
+	if err := imageconfig.CheckExecutable(cfg, arch, carried(spec.Layers)); err != nil {
 		return Result{}, err
 	}
 
@@ -254,6 +254,20 @@ func Native(w io.Writer, spec NativeSpec) (Result, error) {
 		return Result{}, err
 	}
 	return res, nil
+}
+
+// carried is what the layers show of the image's files: their store
+// paths, and the roots of layers made from a directory.
+func carried(ds []Descriptor) imageconfig.Files {
+	var fs imageconfig.Files
+	for _, d := range ds {
+		if d.Root != "" {
+			fs.Roots = append(fs.Roots, d.Root)
+		} else {
+			fs.StorePaths = append(fs.StorePaths, d.Paths...)
+		}
+	}
+	return fs
 }
 
 func layerComment(d Descriptor) string {

@@ -289,8 +289,13 @@ func Nixpkgs(w io.Writer, confPath string, opts NixpkgsOptions) (Result, error) 
 	if arch == "" {
 		arch, _ = imageconfig.DefaultArch()
 	}
-	if err := imageconfig.CheckExecutable(userCfg, arch); err != nil {
-		return Result{}, fmt.Errorf("%s: %w", confPath, err)
+	// The script writes whatever the conf says: a doubt is a warning.
+	var storePaths []string
+	for _, l := range c.storeLayers {
+		storePaths = append(storePaths, l...)
+	}
+	if err := imageconfig.CheckExecutable(userCfg, arch, imageconfig.Files{StorePaths: storePaths}); err != nil {
+		opts.Log.printf("warning: %s: %v", confPath, err)
 	}
 
 	out, err := newOutput(w, opts.Compress)

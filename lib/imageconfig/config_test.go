@@ -2,8 +2,6 @@ package imageconfig
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -109,48 +107,5 @@ func TestParseBaseHistory(t *testing.T) {
 	b2, _ := ParseBase(blob2)
 	if h := b2.LayerHistory("t"); len(h) != 2 || h[0].Created != "t" {
 		t.Errorf("made-up history %+v", h)
-	}
-}
-
-func TestCheckExecutable(t *testing.T) {
-	dir := t.TempDir()
-	elf := func(machine uint16) string {
-		b := make([]byte, 64)
-		copy(b, "\x7fELF\x02\x01\x01")
-		b[18], b[19] = byte(machine), byte(machine>>8)
-		p := filepath.Join(dir, "elf"+string(rune('a'+machine%26)))
-		os.WriteFile(p, b, 0o755)
-		return p
-	}
-	arm := elf(183)
-	x86 := elf(62)
-	script := filepath.Join(dir, "script")
-	os.WriteFile(script, []byte("#!"+arm+" -x\n"), 0o755)
-	macho := filepath.Join(dir, "macho")
-	os.WriteFile(macho, []byte{0xcf, 0xfa, 0xed, 0xfe, 7, 0, 0, 1}, 0o755)
-	cfg := func(field string, argv ...string) Config {
-		c := Config{}
-		c.SetStrings(field, argv)
-		return c
-	}
-	for _, tc := range []struct {
-		c    Config
-		arch string
-		ok   bool
-	}{
-		{cfg("Entrypoint", x86), "amd64", true},
-		{cfg("Entrypoint", arm), "arm64", true},
-		{cfg("Entrypoint", arm), "amd64", false},
-		{cfg("Cmd", arm, "x"), "amd64", false},
-		{cfg("Entrypoint", script), "amd64", false},
-		{cfg("Entrypoint", macho), "amd64", false},
-		{cfg("Entrypoint", "/does/not/exist"), "amd64", true},
-		{cfg("Entrypoint", "relative"), "amd64", true},
-		{Config{}, "amd64", true},
-	} {
-		err := CheckExecutable(tc.c, tc.arch)
-		if (err == nil) != tc.ok {
-			t.Errorf("%s on %s: %v", tc.c.JSON(), tc.arch, err)
-		}
 	}
 }

@@ -7,6 +7,7 @@
 package atomicfile
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -129,6 +130,15 @@ func (f *File) Commit() error {
 		os.Remove(tmp)
 		return fmt.Errorf("write %s: %w", f.final, unwrapPath(err))
 	}
+	// The data reaches the disk before the name does, and the name
+	// before Commit returns: after a crash of the machine the output is
+	// the old file or the whole new one, never an empty or short file
+	// under the final name (what google/renameio does).
+	if err := syncFile(f.File); err != nil {
+		f.File.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: sync: %w", f.final, unwrapPath(err))
+	}
 	if err := f.File.Close(); err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("write %s: %w", f.final, unwrapPath(err))
@@ -136,6 +146,26 @@ func (f *File) Commit() error {
 	if err := os.Rename(tmp, f.target); err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("rename to %s: %w", f.final, unwrapPath(err))
+	}
+	if err := syncDir(filepath.Dir(f.target)); err != nil {
+		return fmt.Errorf("write %s: sync its directory: %w", f.final, unwrapPath(err))
+	}
+	return nil
+}
+
+// syncFile flushes a file's data to the disk; a variable so tests can
+// watch the order of events.
+var syncFile = func(f *os.File) error { return f.Sync() }
+
+// syncDir flushes a directory's entries (a rename) to the disk.
+var syncDir = func(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) {
+		return err // EINVAL: a file system that cannot sync directories
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package atomicfile
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -98,5 +99,61 @@ func TestStdoutAndErrors(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(filepath.Join(dir, "w")); string(b) != "data" {
 		t.Errorf("WriteFile wrote %q", b)
+	}
+}
+
+// TestCommitSyncs: Commit flushes the data before the rename and the
+// directory after it, so a crash of the machine cannot leave the final
+// name on an empty file; a failed sync fails Commit and leaves no output.
+func TestCommitSyncs(t *testing.T) {
+	dir := t.TempDir()
+	sub := filepath.Join(dir, "sub")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink(filepath.Join(sub, "real.tar"), link); err != nil {
+		t.Fatal(err)
+	}
+	oldFile, oldDir := syncFile, syncDir
+	defer func() { syncFile, syncDir = oldFile, oldDir }()
+	for _, c := range []struct {
+		name, path, target string
+	}{
+		{"plain", filepath.Join(dir, "out.tar"), filepath.Join(dir, "out.tar")},
+		{"through a symlink", link, filepath.Join(sub, "real.tar")},
+	} {
+		var events []string
+		syncFile = func(f *os.File) error {
+			_, err := os.Stat(c.target)
+			events = append(events, "file, target exists: "+strconv.FormatBool(err == nil))
+			return f.Sync()
+		}
+		syncDir = func(d string) error {
+			_, err := os.Stat(c.target)
+			events = append(events, "dir "+d+", target exists: "+strconv.FormatBool(err == nil))
+			return oldDir(d)
+		}
+		if err := WriteFile(c.path, []byte("data")); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		want := []string{"file, target exists: false", "dir " + filepath.Dir(c.target) + ", target exists: true"}
+		if strings.Join(events, "; ") != strings.Join(want, "; ") {
+			t.Errorf("%s: events %q, want %q", c.name, events, want)
+		}
+	}
+
+	syncFile = func(*os.File) error { return os.ErrInvalid }
+	syncDir = oldDir
+	target := filepath.Join(dir, "failed.tar")
+	err := WriteFile(target, []byte("data"))
+	if err == nil || !strings.Contains(err.Error(), "write "+target+": sync") {
+		t.Errorf("failed sync: %v", err)
+	}
+	if _, err := os.Stat(target); err == nil {
+		t.Error("a failed sync left the output")
+	}
+	if l := leftovers(t, dir); len(l) != 0 {
+		t.Errorf("temporary files left: %v", l)
 	}
 }

@@ -704,14 +704,14 @@ func tarNames(t *testing.T, file string) []string {
 // again) with a third image, given plain, gzip and zstd compressed: every
 // layer is stored once, and a Docker engine loads all three images from
 // the result and runs the third. The archives come from assemble-image
-// --nixpkgs-conf; the test is skipped while that does not build.
+// --nixpkgs-conf.
 func TestConformanceArchives(t *testing.T) {
 	tools := t.TempDir()
 	assemble := filepath.Join(tools, "assemble-image")
 	build := exec.Command("go", "build", "-o", assemble, "./cmd/assemble-image")
 	build.Dir = testutil.RepoRoot()
 	if out, err := build.CombinedOutput(); err != nil {
-		t.Skipf("assemble-image does not build yet: %v\n%s", err, out)
+		t.Fatalf("building assemble-image: %v\n%s", err, out)
 	}
 	fx := testutil.ConformanceFixture(t)
 	dir := fx.Dir

@@ -3,6 +3,8 @@ package closure
 import (
 	"os/exec"
 	"testing"
+
+	"github.com/go-dockertools/dockertools/lib/testutil"
 )
 
 func TestAppendText(t *testing.T) {
@@ -28,14 +30,11 @@ func TestAppendJSON(t *testing.T) {
 		t.Errorf("list: %q", got)
 	}
 	// The same bytes as Python's json.dumps, when python3 is at hand.
-	py, err := exec.LookPath("python3")
-	if err != nil {
-		t.Skip("no python3")
-	}
+	py := testutil.Need(t, "python3")[0]
 	cmd := exec.Command(py, "-c", `import json, sys; print(json.dumps([["/s/a"], ["/s/b", "/s/\"é\\😀\x7f"]]))`)
 	out, err := cmd.Output()
 	if err != nil {
-		t.Skip(err)
+		t.Fatalf("python3: %v", err)
 	}
 	layers[1][1] += "\x7f"
 	if got := string(AppendJSON(nil, layers)); got != string(out) {

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/go-dockertools/dockertools/lib/pyjson"
+
+	"github.com/go-dockertools/dockertools/lib/testutil"
 )
 
 // isoCases are what python3.11 (TZ=UTC) printed for
@@ -116,7 +118,7 @@ func TestParseISOTime(t *testing.T) {
 func TestTimestampLocal(t *testing.T) {
 	berlin, err := time.LoadLocation("Europe/Berlin")
 	if err != nil {
-		t.Skipf("no time zone data: %v", err)
+		testutil.Missing(t, "no time zone data (Debian package tzdata): %v", err)
 	}
 	for _, c := range []struct {
 		in string

@@ -21,9 +21,13 @@ example: build
 # the race detector, the conformance script, and each fuzz target briefly.
 test: lint unit conformance fuzz-quick
 
+# gofmt, go vet, go.mod/go.sum matching the imports, and shellcheck on
+# every shell script the project runs.
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) mod tidy -diff
+	shellcheck scripts/* .ci/run testdata/conformance/check.sh
 
 unit:
 	$(GO) test -race -timeout 45m ./...

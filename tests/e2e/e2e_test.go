@@ -58,7 +58,7 @@ func setup(t *testing.T) env {
 			setupErr = fmt.Errorf("building the example program: %v\n%s", err, out)
 			return
 		}
-		nb := exec.Command("nix-build", "--quiet", "--option", "sandbox", "false", "--arg", "hello", hello,
+		nb := testutil.NixBuild("--arg", "hello", hello,
 			filepath.Join(root, "examples/hello/default.nix"), "-o", filepath.Join(dir, "result"))
 		var stderr bytes.Buffer
 		nb.Stderr = &stderr

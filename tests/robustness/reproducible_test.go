@@ -48,8 +48,7 @@ func helloClosure(t *testing.T) (string, string) {
 			helloBuildErr = fmt.Errorf("building the example program: %v\n%s", err, out)
 			return
 		}
-		nb := exec.Command("nix-build", "--quiet", "--option", "sandbox", "false",
-			"--arg", "hello", filepath.Join(dir, "hello"), "--argstr", "greeting", "hello from the reproducibility test",
+		nb := testutil.NixBuild("--arg", "hello", filepath.Join(dir, "hello"), "--argstr", "greeting", "hello from the reproducibility test",
 			filepath.Join(root, "examples/hello/default.nix"), "--no-out-link")
 		var stderr bytes.Buffer
 		nb.Stderr = &stderr

@@ -1,0 +1,232 @@
+// Package image owns the toolkit's model of an image, between the readers
+// that find images (docker-archive, OCI layout, oci-archive, the store) and
+// the writers that put them somewhere (docker-archive, OCI layout,
+// oci-archive, a registry):
+//
+//   - a Layer is an uncompressed tar stream that can be written again and
+//     again, whose diffID (and, when known, size) is known before a byte
+//     is written, and whose Source fails rather than write other bytes;
+//     it may also carry the compressed blob its reader found, which a
+//     writer using that compression copies as is;
+//   - an Image is its config bytes (kept exactly: nixpkgs' Python
+//     formatting is part of its digest), its layers oldest first, and its
+//     names;
+//   - an Index is images of several platforms under one name.
+//
+// Sources are generated (store paths, a directory, in-memory entries: a
+// Generator writes the bytes and the model checks them against the
+// diffID) or stored (a layer file, an archive member, a blob).
+package image
+
+import (
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"hash"
+	"io"
+
+	"github.com/go-dockertools/dockertools/lib/compress"
+	"github.com/opencontainers/go-digest"
+	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Source writes a layer's bytes. Stream writes them to w and fails,
+// naming the source, when they are not the bytes the layer says (its
+// diffID and size, or for a stored blob its digest). Errors of w are
+// returned as they are, wrapped in a *WriteError, so a caller can tell its
+// output's failures from its inputs'.
+type Source interface {
+	Stream(w io.Writer) error
+	String() string // names the source in messages
+}
+
+// Generator writes bytes that are not yet known to be right; Generated
+// and Measure make sources of it that are checked.
+type Generator func(w io.Writer) error
+
+// Layer is one layer of an image.
+type Layer struct {
+	DiffID digest.Digest // sha256 of the uncompressed tar
+	// Size is the uncompressed size, or -1 when the layer is stored
+	// compressed and nobody has counted it.
+	Size int64
+	// Source writes the uncompressed tar.
+	Source Source
+	// Stored is the layer as its reader found it when that is a
+	// compressed blob (an archive member or OCI blob): a writer may copy
+	// it instead of compressing again or, for a docker-archive, keep it
+	// as it is.
+	Stored *Blob
+	// Comment says what the layer holds, for the config's history
+	// ("store paths: [...]"); "" when unknown.
+	Comment string
+}
+
+// Stream writes the uncompressed tar of the layer to w.
+func (l Layer) Stream(w io.Writer) error { return l.Source.Stream(w) }
+
+// Open returns the uncompressed tar as a reader. A goroutine writes it;
+// a failure of the source (a mismatch among them) is the reader's error.
+// Close stops the goroutine.
+func (l Layer) Open() io.ReadCloser { return pipe(l.Source) }
+
+// Blob is a stored, possibly compressed, form of a layer.
+type Blob struct {
+	MediaType   string // an image-spec layer media type
+	Compression compress.Kind
+	// Digest is the sha256 of the stored bytes; "" when it is not known
+	// without reading them (a docker-archive member: its name is the
+	// diffID, whatever its compression).
+	Digest digest.Digest
+	Size   int64
+	// Source writes the stored bytes, checked against Digest when known,
+	// else against the layer's diffID once decompressed.
+	Source Source
+}
+
+// Image is one image: config bytes, layers oldest first, names.
+type Image struct {
+	// Config is the config blob exactly as written; its sha256 is the
+	// image ID.
+	Config []byte
+	Layers []Layer
+	// Names are "name:tag" references as given (not normalised: a
+	// docker-archive records them as the user wrote them).
+	Names []string
+	// Source names where the image came from, in messages ("" for an
+	// image being built).
+	Source string
+}
+
+// ID is the config's digest: the image ID.
+func (im *Image) ID() digest.Digest { return digest.FromBytes(im.Config) }
+
+// DiffIDs lists the layers' diffIDs, oldest first.
+func (im *Image) DiffIDs() []digest.Digest {
+	out := make([]digest.Digest, len(im.Layers))
+	for i, l := range im.Layers {
+		out[i] = l.DiffID
+	}
+	return out
+}
+
+// Platform reads the image's platform from its config: os, architecture,
+// variant.
+func (im *Image) Platform() (v1.Platform, error) {
+	var c struct {
+		OS           string `json:"os"`
+		Architecture string `json:"architecture"`
+		Variant      string `json:"variant"`
+		OSVersion    string `json:"os.version"`
+	}
+	if err := json.Unmarshal(im.Config, &c); err != nil {
+		return v1.Platform{}, fmt.Errorf("config: %w", err)
+	}
+	return v1.Platform{OS: c.OS, Architecture: c.Architecture, Variant: c.Variant, OSVersion: c.OSVersion}, nil
+}
+
+// Created reads the config's creation time ("" when it has none).
+func (im *Image) Created() string {
+	var c struct {
+		Created string `json:"created"`
+	}
+	json.Unmarshal(im.Config, &c)
+	return c.Created
+}
+
+// Index is images of several platforms under one name: an OCI image
+// index (a manifest list).
+type Index struct {
+	Images []*Image
+	Names  []string
+}
+
+// WriteError is a failure of the writer a layer is written to, as opposed
+// to a problem with the layer's source.
+type WriteError struct{ Err error }
+
+func (e *WriteError) Error() string { return "write: " + e.Err.Error() }
+func (e *WriteError) Unwrap() error { return e.Err }
+
+// Generated is the source of a layer a generator writes, checked on every
+// write against the diffID and size it should have.
+func Generated(name string, gen Generator, diffID digest.Digest, size int64) Source {
+	return &generated{name: name, gen: gen, diffID: diffID, size: size}
+}
+
+type generated struct {
+	name   string
+	gen    Generator
+	diffID digest.Digest
+	size   int64
+}
+
+func (g *generated) String() string { return g.name }
+
+func (g *generated) Stream(w io.Writer) error {
+	v := NewVerifier(w)
+	if err := g.gen(v); err != nil {
+		return err
+	}
+	return v.Check(g.name, g.diffID, g.size)
+}
+
+// Measure runs a generator once into a hash and returns the layer it
+// writes: its diffID and size, and a source that writes it again, checked.
+func Measure(name string, gen Generator) (Layer, error) {
+	v := NewVerifier(io.Discard)
+	if err := gen(v); err != nil {
+		return Layer{}, err
+	}
+	d, n := v.Sum()
+	return Layer{DiffID: d, Size: n, Source: Generated(name, gen, d, n)}, nil
+}
+
+// Verifier passes bytes on to a writer while hashing and counting them,
+// so the writer of a layer can check at its end that it wrote what the
+// layer says. Errors of the writer come back as *WriteError.
+type Verifier struct {
+	w io.Writer
+	h hash.Hash
+	n int64
+}
+
+// NewVerifier returns a Verifier writing to w.
+func NewVerifier(w io.Writer) *Verifier { return &Verifier{w: w, h: sha256.New()} }
+
+func (v *Verifier) Write(p []byte) (int, error) {
+	n, err := v.w.Write(p)
+	v.h.Write(p[:n])
+	v.n += int64(n)
+	if err != nil {
+		if _, ok := err.(*WriteError); !ok {
+			err = &WriteError{err}
+		}
+	}
+	return n, err
+}
+
+// Sum returns the sha256 and the count of the bytes written.
+func (v *Verifier) Sum() (digest.Digest, int64) {
+	return digest.NewDigest(digest.SHA256, v.h), v.n
+}
+
+// Check fails, naming what was written, unless it was size bytes (any
+// number when size is -1) that hash to d.
+func (v *Verifier) Check(what string, d digest.Digest, size int64) error {
+	got, n := v.Sum()
+	if size >= 0 && n != size {
+		return fmt.Errorf("%s: %d bytes where %d were expected (it changed since it was measured)", what, n, size)
+	}
+	if got != d {
+		return fmt.Errorf("%s: its sha256 is %s where %s was expected (it changed since it was measured)", what, got, d)
+	}
+	return nil
+}
+
+// pipe runs src into a pipe.
+func pipe(src Source) io.ReadCloser {
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(src.Stream(pw)) }()
+	return pr
+}

@@ -17,7 +17,8 @@ const tool = "closure-popularity"
 
 func main() {
 	cmdrun.Setup()
-	cmdrun.Exit(tool, newApp().Run(os.Args))
+	app := newApp()
+	cmdrun.Exit(tool, app.Run(cmdrun.FlagsFirst(os.Args, app.Flags)))
 }
 
 func newApp() *cli.App {

@@ -20,7 +20,8 @@ const tool = "fake-nss"
 
 func main() {
 	cmdrun.Setup()
-	cmdrun.Exit(tool, newApp().Run(os.Args))
+	app := newApp()
+	cmdrun.Exit(tool, app.Run(cmdrun.FlagsFirst(os.Args, app.Flags)))
 }
 
 func newApp() *cli.App {

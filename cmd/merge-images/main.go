@@ -22,7 +22,8 @@ const tool = "merge-images"
 func main() {
 	cmdrun.Setup()
 	cmdrun.LimitStreamMemory()
-	cmdrun.Exit(tool, newApp().Run(os.Args))
+	app := newApp()
+	cmdrun.Exit(tool, app.Run(cmdrun.FlagsFirst(os.Args, app.Flags)))
 }
 
 func newApp() *cli.App {

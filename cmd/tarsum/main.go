@@ -20,7 +20,8 @@ const tool = "tarsum"
 func main() {
 	cmdrun.Setup()
 	cmdrun.LimitStreamMemory()
-	cmdrun.Exit(tool, newApp().Run(versionArgs(os.Args)))
+	app := newApp()
+	cmdrun.Exit(tool, app.Run(cmdrun.FlagsFirst(versionArgs(os.Args), app.Flags)))
 }
 
 // versionArgs accepts the spelling "--version v1": followed by an

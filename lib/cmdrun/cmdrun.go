@@ -3,10 +3,11 @@
 // tool's name and a non-zero exit (2 for a usage error, 1 otherwise); a
 // closed stdout ends the tool with an error instead of a signal; SIGINT and
 // SIGTERM remove temporary output files before exiting; informational
-// messages go to stderr unless --quiet.
+// messages go to stderr unless --quiet; flags go anywhere on the command
+// line (FlagsFirst).
 //
 // It does not import the CLI library: main packages wire flags, this
-// package only sees errors and messages.
+// package only sees errors, messages and the command line's words.
 package cmdrun
 
 import (

@@ -151,8 +151,7 @@ var exampleChecks = map[string]example{
 			if err := os.WriteFile(expr, []byte(resultNix), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			testutil.Run(t, "nix-build", "--quiet", "--option", "sandbox", "false", "--option", "substituters", "",
-				"--option", "build-users-group", "", expr, "-o", filepath.Join(dir, "result"))
+			testutil.Run(t, "nix-build", append(append([]string{"--quiet"}, testutil.NixOptions...), expr, "-o", filepath.Join(dir, "result"))...)
 		},
 		check: func(t *testing.T, w *workspace, dir string, r testutil.Result) {
 			closure := strings.Fields(testutil.Run(t, "nix-store", "-qR", filepath.Join(dir, "result")))

@@ -121,9 +121,10 @@ func plan(archives []*dockerarchive.Archive) ([]*entry, []string, error) {
 				entries = append(entries, e)
 			}
 			for _, t := range im.RepoTags {
-				// As docker load resolves it: "app", "app:latest" and
-				// "docker.io/library/app:latest" are one tag.
-				ref, err := reference.Parse(t)
+				// As docker load checks and resolves it:
+				// "app:latest" and "docker.io/library/app:latest"
+				// are one tag.
+				ref, err := reference.ParseRepoTag(t)
 				if err != nil {
 					return nil, nil, fmt.Errorf("%s: image %d: %w", display(a.Name), i+1, err)
 				}

@@ -8,8 +8,9 @@ import (
 	dref "github.com/distribution/reference"
 )
 
-// FuzzParse feeds names: Parse takes exactly what docker load takes as a
-// RepoTag (distribution/reference's verdict, without digests) and keeps
+// FuzzParse feeds names: Parse takes exactly what distribution/reference
+// takes, without digests, ParseRepoTag that with a tag (what docker load
+// takes as a RepoTag), and both keep
 // the spelling; Key is docker's normalised form and a fixed point; the
 // familiar form and the repositories split name the same image; a refusal
 // is one line quoting the input and saying more than "invalid reference
@@ -30,6 +31,12 @@ func FuzzParse(f *testing.F) {
 		r, err := Parse(s)
 		if (err == nil) != docker {
 			t.Fatalf("Parse(%q): %v; distribution/reference: %v (digest: %v)", s, err, derr, digested)
+		}
+		_, tagged := named.(dref.NamedTagged)
+		if _, rerr := ParseRepoTag(s); (rerr == nil) != (docker && tagged) {
+			t.Fatalf("ParseRepoTag(%q): %v; docker load takes it: %v", s, rerr, docker && tagged)
+		} else if rerr != nil && err == nil {
+			err = rerr // its own message, checked below
 		}
 		if err != nil {
 			msg := err.Error()

@@ -95,6 +95,17 @@ func Parse(s string) (Ref, error) {
 	return Ref{}, explain(s, err)
 }
 
+// ParseRepoTag checks s as a RepoTag of an archive being written: Parse's
+// rules, and a tag, which docker load requires there ("invalid tag" for a
+// name alone).
+func ParseRepoTag(s string) (Ref, error) {
+	r, err := Parse(s)
+	if err == nil && r.Tag == "" {
+		return Ref{}, fmt.Errorf("image name %q: no tag (docker load takes name:tag only)", s)
+	}
+	return r, err
+}
+
 // SplitRepoTag splits a RepoTag as the docker-archive repositories file
 // records it: "localhost:5000/app:1" into "localhost:5000/app" and "1",
 // "app" into "app" and "latest". The name is kept as spelt. It does not

@@ -95,6 +95,28 @@ func TestParseErrors(t *testing.T) {
 	}
 }
 
+// TestParseRepoTag: a RepoTag needs a tag, as docker load requires; the
+// rest is Parse's.
+func TestParseRepoTag(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"app:1", ""},
+		{"localhost:5000/app:latest", ""},
+		{"app", `image name "app": no tag (docker load takes name:tag only)`},
+		{"localhost:5000/app", `image name "localhost:5000/app": no tag`},
+		{"App:1", `image name "App:1": repository name must be lowercase`},
+		{"", "empty image name"},
+	} {
+		r, err := ParseRepoTag(tc.in)
+		if tc.want == "" {
+			if err != nil || r.String() != tc.in {
+				t.Errorf("ParseRepoTag(%q) = %+v, %v", tc.in, r, err)
+			}
+		} else if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("ParseRepoTag(%q): %v, want %q", tc.in, err, tc.want)
+		}
+	}
+}
+
 // TestSameName: Key makes the spellings of one name equal and keeps apart
 // the names Docker keeps apart.
 func TestSameName(t *testing.T) {

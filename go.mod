@@ -3,6 +3,7 @@ module github.com/go-dockertools/dockertools
 go 1.26
 
 require (
+	github.com/distribution/reference v0.6.0
 	github.com/klauspost/compress v1.20.3
 	github.com/klauspost/pgzip v1.3.0
 	github.com/opencontainers/go-digest v1.0.0

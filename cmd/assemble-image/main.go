@@ -61,7 +61,7 @@ Examples:
 			&cli.StringFlag{Name: "arch", Usage: "image `ARCH` (default: the base image's, else this machine's)"},
 			&cli.StringFlag{Name: "variant", Usage: "architecture `VARIANT` (v7 for 32-bit ARM)"},
 			&cli.StringFlag{Name: "from-image", Usage: "base image archive `FILE` (docker save, nixpkgs or this toolkit; plain, gzip or zstd)"},
-			&cli.StringFlag{Name: "from-image-tag", Usage: "pick the base image tagged `NAME:TAG` in a multi-image archive"},
+			&cli.StringFlag{Name: "from-image-tag", Usage: "pick the base image tagged `NAME[:TAG]` (default tag: latest) in a multi-image archive"},
 			&cli.IntFlag{Name: "max-layers", Value: assemble.DefaultMaxLayers, Usage: "refuse images with more than `N` layers"},
 			&cli.StringFlag{Name: "compress", Value: "none", Usage: "compress the archive: `none`, gzip or zstd"},
 			&cli.StringFlag{Name: "nixpkgs-conf", Usage: "build from nixpkgs' stream_layered_image.py `conf.json`"},

@@ -14,6 +14,7 @@ import (
 	"github.com/go-dockertools/dockertools/lib/compress"
 	"github.com/go-dockertools/dockertools/lib/dockerarchive"
 	"github.com/go-dockertools/dockertools/lib/merge"
+	"github.com/go-dockertools/dockertools/lib/reference"
 	"github.com/urfave/cli/v2"
 )
 
@@ -41,12 +42,14 @@ inputs.
 
 The same image in several inputs is written once, with all its tags. One
 tag naming two different images is an error, found before anything is
-written.
+written. Tags are compared as docker load resolves them: app, app:latest
+and docker.io/library/app:latest are one tag (localhost:5000/app another).
 
 --list writes nothing but describes each image of the archives instead, one
 JSON line per image: file, tags, imageID, layers (their number) and diffIDs;
 with --store-paths also the store paths its layers hold (what a script needs
-to leave out of a layer built on it).
+to leave out of a layer built on it); with --tag only the images with that
+tag, however spelt.
 
 Examples:
   merge-images -o release.tar web.tar worker.tar.gz db.tar.zst
@@ -61,7 +64,7 @@ Examples:
 			&cli.BoolFlag{Name: "list", Usage: "describe the archives' images (one JSON line each) instead of merging"},
 			&cli.BoolFlag{Name: "store-paths", Usage: "with --list: also the store paths each image's layers hold"},
 			&cli.StringFlag{Name: "store-dir", Value: "/nix/store", Usage: "with --store-paths: the Nix store `DIR`"},
-			&cli.StringFlag{Name: "tag", Usage: "with --list: only the image tagged `NAME:TAG`"},
+			&cli.StringFlag{Name: "tag", Usage: "with --list: only the image tagged `NAME[:TAG]` (default tag: latest)"},
 		},
 		Action:         run,
 		OnUsageError:   func(_ *cli.Context, err error, _ bool) error { return cmdrun.Usage(err) },
@@ -117,6 +120,11 @@ func list(c *cli.Context, inputs []string) error {
 		return cmdrun.Usagef("--list writes no archive: -o and --compress do not go with it")
 	}
 	tag := c.String("tag")
+	if tag != "" {
+		if _, err := reference.Parse(tag); err != nil {
+			return cmdrun.Usagef("--tag: %v", err)
+		}
+	}
 	found := false
 	enc := json.NewEncoder(os.Stdout)
 	for _, name := range inputs {
@@ -127,9 +135,14 @@ func list(c *cli.Context, inputs []string) error {
 		images := ar.Images
 		if tag != "" {
 			im, err := ar.FindImage(tag)
-			if err != nil {
+			var none *dockerarchive.NoImageError
+			if errors.As(err, &none) {
 				ar.Close()
 				continue
+			}
+			if err != nil {
+				ar.Close()
+				return err
 			}
 			images = []dockerarchive.Image{*im}
 		}

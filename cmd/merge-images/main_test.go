@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -896,5 +897,54 @@ func TestList(t *testing.T) {
 	r = runTool(t, dir, "--store-paths", a)
 	if r.code != 2 {
 		t.Errorf("--store-paths without --list: exit %d", r.code)
+	}
+}
+
+// TestListTagSpellings: --tag finds an image whatever spelling of its name
+// the archive and the user chose, as docker does: app, app:latest,
+// docker.io/library/app:latest and index.docker.io/library/app are one
+// name; localhost:5000/app is another. A name docker would refuse is a
+// usage error naming it.
+func TestListTagSpellings(t *testing.T) {
+	dir := t.TempDir()
+	long, il := good(t, dir, "long.tar", "docker.io/library/app:latest")
+	short, is := good(t, dir, "short.tar", "web:1")
+	other, ir := good(t, dir, "other.tar", "localhost:5000/app")
+	for _, c := range []struct {
+		tag  string
+		want digest.Digest // "": no image
+	}{
+		{"app:latest", il.ID()},
+		{"app", il.ID()},
+		{"docker.io/app", il.ID()},
+		{"index.docker.io/library/app:latest", il.ID()},
+		{"docker.io/library/app:latest", il.ID()},
+		{"web:1", is.ID()},
+		{"docker.io/library/web:1", is.ID()},
+		{"index.docker.io/library/web:1", is.ID()},
+		{"localhost:5000/app:latest", ir.ID()},
+		{"localhost:5000/app", ir.ID()},
+		{"app:1", ""},
+		{"web", ""},
+		{"library/app:latest", il.ID()},
+		{"other/app", ""},
+	} {
+		r := runTool(t, dir, "--list", "--tag", c.tag, long, short, other)
+		if c.want == "" {
+			if r.code != 1 || r.stdout != "" || !strings.Contains(r.stderr, fmt.Sprintf("no image tagged %q", c.tag)) {
+				t.Errorf("--tag %s: exit %d, stdout %q, stderr %q; want no image", c.tag, r.code, r.stdout, r.stderr)
+			}
+			continue
+		}
+		var sum dockerarchive.Summary
+		if r.code != 0 || strings.Count(r.stdout, "\n") != 1 || json.Unmarshal([]byte(r.stdout), &sum) != nil || sum.ImageID != c.want {
+			t.Errorf("--tag %s: exit %d, stdout %q, stderr %q; want image %s", c.tag, r.code, r.stdout, r.stderr, c.want)
+		}
+	}
+	for _, tag := range []string{"App:1", "app:-x", "app@sha256:" + strings.Repeat("0", 64)} {
+		r := runTool(t, dir, "--list", "--tag", tag, long)
+		if r.code != 2 || r.stdout != "" || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, strconv.Quote(tag)) {
+			t.Errorf("--tag %s: exit %d, stdout %q, stderr %q; want a usage error naming it", tag, r.code, r.stdout, r.stderr)
+		}
 	}
 }

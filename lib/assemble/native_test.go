@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -566,6 +567,56 @@ func TestNativeBadBase(t *testing.T) {
 	b, _ := native(t, assemble.NativeSpec{Tag: "app:1", Layers: layers, FromImage: from, FromImageTag: "b:1"})
 	if n := len(openArchive(t, b).Images[0].Layers); n != 2 {
 		t.Errorf("image b:1 as base gives %d layers, want 2", n)
+	}
+}
+
+// TestNativeBaseTagSpellings: --from-image-tag picks the base image by
+// name as docker resolves it, whatever spelling the archive and the user
+// chose: app, app:latest and docker.io/library/app:latest are one name,
+// localhost:5000/app another. A name docker would refuse is an error
+// naming it.
+func TestNativeBaseTagSpellings(t *testing.T) {
+	bl := baseLayers(t, 3)
+	from := writeTemp(t, "base.tar", dockerSave25(t,
+		fakeImage{tags: []string{"docker.io/library/app:latest"}, config: baseConfig, layers: bl[:1]},
+		fakeImage{tags: []string{"web:1"}, config: baseConfig, layers: bl[:2]},
+		fakeImage{tags: []string{"localhost:5000/app"}, config: baseConfig, layers: bl}))
+	layers := nativeLayers(t)[3:]
+	for _, c := range []struct {
+		tag        string
+		baseLayers int // 0: no such image
+	}{
+		{"app", 1},
+		{"app:latest", 1},
+		{"index.docker.io/library/app", 1},
+		{"web:1", 2},
+		{"docker.io/library/web:1", 2},
+		{"localhost:5000/app:latest", 3},
+		{"web", 0},
+		{"localhost:5001/app", 0},
+	} {
+		var buf bytes.Buffer
+		_, err := assemble.Native(&buf, assemble.NativeSpec{Tag: "new:1", Layers: layers, FromImage: from, FromImageTag: c.tag})
+		if c.baseLayers == 0 {
+			if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("no image tagged %q", c.tag)) || buf.Len() != 0 {
+				t.Errorf("--from-image-tag %s: error %v, %d bytes written; want no image", c.tag, err, buf.Len())
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("--from-image-tag %s: %v", c.tag, err)
+			continue
+		}
+		if n := len(openArchive(t, buf.Bytes()).Images[0].Layers); n != c.baseLayers+len(layers) {
+			t.Errorf("--from-image-tag %s: %d layers, want the base's %d and %d", c.tag, n, c.baseLayers, len(layers))
+		}
+	}
+	for _, tag := range []string{"App:1", "app:-x"} {
+		var buf bytes.Buffer
+		_, err := assemble.Native(&buf, assemble.NativeSpec{Tag: "new:1", Layers: layers, FromImage: from, FromImageTag: tag})
+		if err == nil || !strings.Contains(err.Error(), strconv.Quote(tag)) || strings.Contains(err.Error(), "no image tagged") || buf.Len() != 0 {
+			t.Errorf("--from-image-tag %s: error %v, %d bytes written; want one saying what is wrong with the name", tag, err, buf.Len())
+		}
 	}
 }
 

@@ -232,7 +232,7 @@ func Nixpkgs(w io.Writer, confPath string, opts NixpkgsOptions) (Result, error) 
 	if err != nil {
 		return Result{}, err
 	}
-	ref, err := reference.Parse(c.repoTag)
+	ref, err := reference.ParseRepoTag(c.repoTag)
 	if err != nil {
 		return Result{}, fmt.Errorf("%s: repo_tag: %w", confPath, err)
 	}

@@ -319,9 +319,11 @@ func TestNixpkgsRepoTag(t *testing.T) {
 	if got := openArchive(t, b).Images[0].RepoTags; !reflect.DeepEqual(got, []string{"localhost:5000/other:2"}) || res.Name != "localhost:5000/other" || res.Tag != "2" {
 		t.Errorf("RepoTags %q, result %+v", got, res)
 	}
-	var buf bytes.Buffer
-	if _, err := assemble.Nixpkgs(&buf, conf, assemble.NixpkgsOptions{RepoTag: "Other:2"}); err == nil || buf.Len() != 0 {
-		t.Errorf("bad -t accepted (%d bytes written): %v", buf.Len(), err)
+	for _, bad := range []string{"Other:2", "other"} {
+		var buf bytes.Buffer
+		if _, err := assemble.Nixpkgs(&buf, conf, assemble.NixpkgsOptions{RepoTag: bad}); err == nil || buf.Len() != 0 {
+			t.Errorf("bad -t %s accepted (%d bytes written): %v", bad, buf.Len(), err)
+		}
 	}
 }
 
@@ -360,6 +362,7 @@ func TestNixpkgsBadConf(t *testing.T) {
 		{"architecture not a string", with("architecture", 64), `"architecture": has the wrong type`},
 		{"config number out of range", with("config", json.RawMessage(`{"Labels": {}, "X": {"y": [1, 1e400]}}`)), "config.X.y[1] is NaN or infinite"},
 		{"bad repo_tag", with("repo_tag", "UPPER:1"), "repo_tag"},
+		{"repo_tag without a tag", with("repo_tag", "app"), `repo_tag: image name "app": no tag`},
 		{"base image missing", with("from_image", filepath.Join(other, "none.tar")), "no such file"},
 		{"customisation layer missing", with("customisation_layer", other), "customisation_layer"},
 	} {

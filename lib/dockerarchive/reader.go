@@ -38,6 +38,7 @@ import (
 	"strings"
 
 	"github.com/go-dockertools/dockertools/lib/compress"
+	"github.com/go-dockertools/dockertools/lib/reference"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -574,8 +575,20 @@ func (l Layer) check(got digest.Digest) error {
 // Verify reads the layer to its end and checks it against its diff_id.
 func (l Layer) Verify() error { return l.CopyTo(io.Discard) }
 
-// FindImage picks the image of the archive that has the given tag (name:tag
-// or just tag); with an empty tag the archive must hold exactly one image.
+// NoImageError is FindImage's error when no image has the tag.
+type NoImageError struct {
+	Archive, Tag string
+}
+
+func (e *NoImageError) Error() string {
+	return fmt.Sprintf("%s has no image tagged %q", e.Archive, e.Tag)
+}
+
+// FindImage picks the image of the archive that has the given tag
+// ("name" or "name:tag"), comparing names as docker does: "app",
+// "app:latest" and "docker.io/library/app:latest" are one name (see
+// package reference). With an empty tag the archive must hold exactly
+// one image. A tag that names two different images is an error.
 func (a *Archive) FindImage(tag string) (*Image, error) {
 	if tag == "" {
 		if len(a.Images) != 1 {
@@ -587,12 +600,27 @@ func (a *Archive) FindImage(tag string) (*Image, error) {
 		}
 		return &a.Images[0], nil
 	}
+	want, err := reference.Parse(tag)
+	if err != nil {
+		return nil, err
+	}
+	var found *Image
+	var foundAs string
 	for i := range a.Images {
 		for _, t := range a.Images[i].RepoTags {
-			if t == tag || strings.HasSuffix(t, ":"+tag) && !strings.Contains(tag, ":") {
-				return &a.Images[i], nil
+			if r, err := reference.Parse(t); err != nil || r.Key() != want.Key() {
+				continue
+			}
+			if found != nil && found.ConfigDigest != a.Images[i].ConfigDigest {
+				return nil, fmt.Errorf("%s has two images tagged %s (spelt %q and %q)", a.Name, want.Familiar(), foundAs, t)
+			}
+			if found == nil {
+				found, foundAs = &a.Images[i], t
 			}
 		}
 	}
-	return nil, fmt.Errorf("%s has no image tagged %q", a.Name, tag)
+	if found == nil {
+		return nil, &NoImageError{Archive: a.Name, Tag: tag}
+	}
+	return found, nil
 }

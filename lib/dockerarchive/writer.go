@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/go-dockertools/dockertools/lib/pytar"
+	"github.com/go-dockertools/dockertools/lib/reference"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -83,7 +84,7 @@ func (w *Writer) AddImage(config string, repoTags []string, layers []string) {
 		top = strings.TrimSuffix(layers[len(layers)-1], "/layer.tar")
 	}
 	for _, rt := range repoTags {
-		repo, tag := SplitTag(rt)
+		repo, tag := reference.SplitRepoTag(rt)
 		if w.repos[repo] == nil {
 			w.repos[repo] = map[string]string{}
 		}
@@ -112,14 +113,4 @@ func (w *Writer) Close() error {
 		return err
 	}
 	return w.tw.Close()
-}
-
-// SplitTag splits "host:5000/name:tag" into "host:5000/name" and "tag"
-// ("latest" when there is no tag).
-func SplitTag(ref string) (name, tag string) {
-	i := strings.LastIndex(ref, ":")
-	if i < 0 || strings.Contains(ref[i+1:], "/") {
-		return ref, "latest"
-	}
-	return ref[:i], ref[i+1:]
 }

@@ -121,10 +121,14 @@ func plan(archives []*dockerarchive.Archive) ([]*entry, []string, error) {
 				entries = append(entries, e)
 			}
 			for _, t := range im.RepoTags {
-				key, err := tagKey(t)
+				// As docker load checks and resolves it:
+				// "app:latest" and "docker.io/library/app:latest"
+				// are one tag.
+				ref, err := reference.ParseRepoTag(t)
 				if err != nil {
 					return nil, nil, fmt.Errorf("%s: image %d: %w", display(a.Name), i+1, err)
 				}
+				key := ref.Key()
 				if o, ok := owners[key]; ok {
 					if o.image != im.ConfigDigest {
 						spelt := t
@@ -222,37 +226,6 @@ func write(w io.Writer, entries []*entry, opts Options) (Result, error) {
 		return Result{}, inputErr(err, "finishing the archive")
 	}
 	return res, nil
-}
-
-// tagKey checks a RepoTag the way docker load does and returns the form
-// docker load resolves it to: "app", "app:latest" and
-// "docker.io/library/app:latest" are one tag.
-func tagKey(t string) (string, error) {
-	ref, err := reference.Parse(t)
-	if err != nil {
-		return "", err
-	}
-	domain, rest := "docker.io", ref.Name
-	if i := strings.IndexByte(ref.Name, '/'); i >= 0 && isHost(ref.Name[:i]) {
-		domain, rest = ref.Name[:i], ref.Name[i+1:]
-	}
-	if domain == "index.docker.io" {
-		domain = "docker.io"
-	}
-	if domain == "docker.io" && !strings.Contains(rest, "/") {
-		rest = "library/" + rest
-	}
-	tag := ref.Tag
-	if tag == "" {
-		tag = "latest"
-	}
-	return domain + "/" + rest + ":" + tag, nil
-}
-
-// isHost reports whether the first component of a name is a registry host,
-// as the distribution reference grammar decides it.
-func isHost(s string) bool {
-	return strings.ContainsAny(s, ".:") || s == "localhost" || strings.ToLower(s) != s
 }
 
 func short(d digest.Digest) string {

@@ -251,7 +251,7 @@ func TestTagClash(t *testing.T) {
 	files := writeThree(t, dir, im)
 	for _, tc := range []struct{ name, tag string }{
 		{"same spelling", "fixture/app:a"},
-		{"implicit latest", "third"},
+		{"legacy index spelling", "index.docker.io/third:latest"},
 		{"docker hub spelling", "docker.io/library/third:latest"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -290,20 +290,30 @@ func TestTagClash(t *testing.T) {
 	}
 }
 
+// TestRefusesTagsDockerLoadRefuses: a RepoTag docker load would refuse
+// (its name, or no tag at all) is an error naming the archive and the
+// rule, before anything is written.
 func TestRefusesTagsDockerLoadRefuses(t *testing.T) {
 	dir := t.TempDir()
 	im := threeImages(t)
-	bad := im.a
-	bad.Tags = []string{"Fixture/App:a"}
-	f := filepath.Join(dir, "bad.tar")
-	mergetest.WriteArchive(t, f, compress.None, bad)
-	var buf bytes.Buffer
-	_, err := merge.Merge(&buf, []string{f}, merge.Options{})
-	if err == nil || !strings.Contains(err.Error(), f) || !strings.Contains(err.Error(), "lowercase") {
-		t.Errorf("error %v: want one naming %s and the lowercase rule", err, f)
-	}
-	if buf.Len() != 0 {
-		t.Error("output written")
+	for _, c := range []struct{ tag, want string }{
+		{"Fixture/App:a", "lowercase"},
+		{"fixture/app", `image name "fixture/app": no tag`},
+		{"localhost:5000/app", `image name "localhost:5000/app": no tag`},
+		{strings.Repeat("a", 64), "image ID"},
+	} {
+		bad := im.a
+		bad.Tags = []string{"fixture/app:b", c.tag}
+		f := filepath.Join(dir, "bad.tar")
+		mergetest.WriteArchive(t, f, compress.None, bad)
+		var buf bytes.Buffer
+		_, err := merge.Merge(&buf, []string{f}, merge.Options{})
+		if err == nil || !strings.Contains(err.Error(), f) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("RepoTag %s: error %v: want one naming %s and saying %q", c.tag, err, f, c.want)
+		}
+		if buf.Len() != 0 {
+			t.Errorf("RepoTag %s: output written", c.tag)
+		}
 	}
 }
 

@@ -271,12 +271,12 @@ func TestBadInput(t *testing.T) {
 		{"config ExposedPorts of the wrong type", withFile("c.json", []byte(`{"ExposedPorts": ["80/tcp"]}`), "--tag", "a", "--config", "FILE", "layers/0.json"), 1, "config field ExposedPorts"},
 		{"config Labels of the wrong type", withFile("c.json", []byte(`{"Labels": {"a": 1}}`), "--tag", "a", "--config", "FILE", "layers/0.json"), 1, "config field Labels"},
 		{"entrypoint for another machine", func(w *workspace) ([]string, []byte) {
-			exe := write(t, w.dir, "arm64-prog", elf64(183))
+			exe := write(t, w.paths[0], "bin/arm64-prog", elf64(183)) // carried by layers/0
 			c := write(t, w.dir, "c.json", []byte(`{"Entrypoint": ["`+exe+`"]}`))
 			return []string{"--tag", "a", "--arch", "amd64", "--config", c, "layers/0.json"}, nil
 		}, 1, "is an ELF executable for arm64, which cannot run in a linux/amd64 image"},
 		{"Mach-O entrypoint", func(w *workspace) ([]string, []byte) {
-			exe := write(t, w.dir, "macho", []byte{0xcf, 0xfa, 0xed, 0xfe, 7, 0, 0, 1})
+			exe := write(t, w.paths[0], "bin/macho", []byte{0xcf, 0xfa, 0xed, 0xfe, 7, 0, 0, 1})
 			c := write(t, w.dir, "c.json", []byte(`{"Cmd": ["`+exe+`"]}`))
 			return []string{"--tag", "a", "--config", c, "layers/0.json"}, nil
 		}, 1, "Mach-O"},

@@ -1,14 +1,25 @@
+# shellcheck shell=bash
 # Shared by the scripts: messages, finding the toolkit's binaries, a work
 # directory removed on exit. Sourced, not run.
+#
+# Every step that fails must stop the script with its message and leave no
+# output: the scripts run under set -euo pipefail, command substitutions
+# inherit errexit (bash's default does not), and a command's output that a
+# later step reads goes through a file or a variable assigned on its own
+# line (never "< <(...)" or "local x=$(...)", whose failures set -e cannot
+# see).
+shopt -s inherit_errexit
 
 prog=${0##*/}
-quiet=
+quiet=''
 die() { printf '%s: %s\n' "$prog" "$*" >&2; exit 1; }
 usage_error() { printf '%s: %s (try --help)\n' "$prog" "$*" >&2; exit 2; }
 log() { [ -n "$quiet" ] || printf '%s: %s\n' "$prog" "$*" >&2; }
 
 # tool NAME: the path of a toolkit binary: $DOCKERTOOLS_BIN, then the
-# repository's bin/ beside this script, then $PATH.
+# repository's bin/ beside this script, then $PATH. Call it in an
+# assignment of its own (x=$(tool NAME)), so that a missing tool stops the
+# script.
 scripts_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 tool() {
 	local t
@@ -31,7 +42,8 @@ make_workdir() {
 
 # closure_graph OUT ROOT...: the closure graph of the roots, from Nix.
 closure_graph() {
-	local out=$1; shift
+	local out=$1
+	shift
 	command -v nix >/dev/null || die "nix is not installed: give the closure graph with --graph FILE"
 	nix --extra-experimental-features nix-command path-info --json --recursive "$@" >"$out" ||
 		die "nix path-info failed for: $*"
@@ -40,12 +52,18 @@ closure_graph() {
 # config_store_paths CONFIG STORE_DIR: store paths a config names (say
 # in Cmd), one per line; they belong to the image's closure.
 config_store_paths() {
-	grep -oE "$2/[0-9a-z]{32}-[^\"'/ ]+" "$1" | sort -u || true
+	local found
+	# grep exits 1 when nothing matches: no store paths, not a failure.
+	found=$(grep -oE "$2/[0-9a-z]{32}-[^\"'/ ]+" "$1") || [ $? -eq 1 ] || die "cannot read the config $1"
+	[ -z "$found" ] || printf '%s\n' "$found" | LC_ALL=C sort -u
 }
 
 # base_layer_count ARCHIVE [TAG]: how many layers the base image has.
 base_layer_count() {
-	local list
-	list=$("$(tool merge-images)" --list ${2:+--tag "$2"} "$1") || die "cannot read the base image $1"
-	printf '%s\n' "$list" | sed -n 's/.*"layers":\([0-9][0-9]*\).*/\1/p' | head -n1
+	local merge_images list n
+	merge_images=$(tool merge-images)
+	list=$("$merge_images" --list ${2:+--tag "$2"} "$1") || die "cannot read the base image $1"
+	n=$(printf '%s\n' "$list" | sed -n 's/.*"layers":\([0-9][0-9]*\).*/\1/p;T;q')
+	[ -n "$n" ] || die "cannot count the layers of the base image $1"
+	printf '%s\n' "$n"
 }

@@ -67,3 +67,89 @@ base_layer_count() {
 	[ -n "$n" ] || die "cannot count the layers of the base image $1"
 	printf '%s\n' "$n"
 }
+# contents_store_path DIR STORE_DIR: the store path a --contents directory
+# is, or leads to through symlinks (./result), as nixpkgs would be given
+# it: the first path inside the store on the way, kept as it is there (a
+# store path that is a symlink stays itself; a directory inside a store
+# path is allowed). Prints nothing for a directory outside the store.
+contents_store_path() {
+	local p=$1 store=$2 up base target i
+	for ((i = 0; i < 40; i++)); do
+		case $p in /*) ;; *) p=$PWD/$p ;; esac
+		while [[ $p == *//* ]]; do p=${p//\/\//\/}; done
+		while [[ $p == */./* ]]; do p=${p//\/.\//\/}; done
+		p=${p%/.}
+		[ "$p" = / ] || p=${p%/}
+		if [[ $p == */.. || $p == */../* ]]; then p=$(cd -P -- "$p" && pwd); fi
+		case $p in "$store"/?*)
+			printf '%s\n' "$p"
+			return
+			;;
+		esac
+		[ "$p" != / ] || return 0
+		base=${p##*/} up=${p%/*}
+		# The directory above may lead into the store itself (./result/share).
+		up=$(contents_store_path "${up:-/}" "$store")
+		if [ -n "$up" ]; then
+			printf '%s/%s\n' "$up" "$base"
+			return
+		fi
+		up=${p%/*}
+		up=$(cd -P -- "${up:-/}" && pwd)
+		p=${up%/}/$base
+		[ -L "$p" ] || return 0
+		target=$(readlink -- "$p")
+		case $target in /*) p=$target ;; *) p=${up%/}/$target ;; esac
+	done
+	die "$1: too many levels of symbolic links"
+}
+
+# link_tree FROM TO: what nixpkgs' symlinkJoin does with one of its paths
+# (lndir -silent FROM TO): under TO, a directory (mode 0755) for each
+# directory under FROM, a symlink to FROM/PATH for each file, and a symlink
+# with the same target for each symlink (a symlinked directory stays a
+# symlink). What TO holds already is kept: the first of the contents wins.
+# Like lndir it leaves out names ending in "~" and directories named
+# BitKeeper, RCS, SCCS, CVS, CVS.adm or .svn. Nothing is written through a
+# symlink. A few processes per directory, none per file.
+link_tree() {
+	local nullglob
+	nullglob=$(shopt -p nullglob || true)
+	shopt -s nullglob
+	link_dir "$1" "$2" ''
+	eval "$nullglob"
+}
+
+# link_dir FROM TO REL: link_tree for the directory FROM/REL.
+link_dir() {
+	local from=$1 to=$2 rel=$3 src dst name
+	local -a files=() links=() dirs=() new=()
+	for src in "$from$rel"/* "$from$rel"/.*; do
+		name=${src##*/}
+		case $name in . | .. | *~) continue ;; esac
+		dst=$to$rel/$name
+		if [ ! -L "$src" ] && [ -d "$src" ]; then
+			case $name in BitKeeper | RCS | SCCS | CVS | CVS.adm | .svn) continue ;; esac
+			if [ -L "$dst" ] || { [ -e "$dst" ] && [ ! -d "$dst" ]; }; then
+				log "--contents $from: .$rel/$name is already in the image root and not a directory: kept"
+				continue
+			fi
+			[ -d "$dst" ] || new+=("$dst")
+			dirs+=("$name")
+		elif [ -L "$dst" ] || [ -e "$dst" ]; then
+			# Quiet when it is the same file (the same path given twice).
+			[ "$dst" -ef "$src" ] || log "--contents $from: .$rel/$name is already in the image root: kept"
+		elif [ -L "$src" ]; then
+			links+=("$src")
+		else
+			files+=("$src")
+		fi
+	done
+	[ ${#new[@]} -eq 0 ] || mkdir -m 0755 -- "${new[@]}"
+	[ ${#files[@]} -eq 0 ] || printf '%s\0' "${files[@]}" | xargs -0 ln -s -t "$to$rel" --
+	# cp -P copies a symlink as a symlink with the same target.
+	[ ${#links[@]} -eq 0 ] || printf '%s\0' "${links[@]}" | xargs -0 cp -P -t "$to$rel" --
+	for name in "${dirs[@]}"; do
+		link_dir "$from" "$to" "$rel/$name"
+	done
+}

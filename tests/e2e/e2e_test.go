@@ -7,9 +7,11 @@
 package e2e
 
 import (
+	"archive/tar"
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -19,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-dockertools/dockertools/lib/dockerarchive"
 	"github.com/go-dockertools/dockertools/lib/testutil"
 )
 
@@ -235,6 +238,52 @@ func TestLayeredImageRuns(t *testing.T) {
 	note := e.dockerRun(t, "--entrypoint", e.app+"/bin/hello", ref, "stat", "/work/note")
 	if note != "/work/note 644\n" {
 		t.Errorf("--extra-commands file: %q", note)
+	}
+}
+
+// TestContentsStorePathRuns builds an image whose only input is a store
+// path given as --contents (through a ./result symlink), as nixpkgs'
+// contents = [ app ]: its customisation layer holds /bin/hello as a
+// symlink into the store, not a copy, the store layers hold the closure,
+// and Docker runs /bin/hello.
+func TestContentsStorePathRuns(t *testing.T) {
+	e := setup(t)
+	result := filepath.Join(e.dir, "result")
+	if err := os.Symlink(e.app, result); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(e.dir, "contents.tar")
+	cfg := e.config(t, map[string]any{"Entrypoint": []string{"/bin/hello"}, "Cmd": []string{"greet"}})
+	r := e.script(t, "build-layered-image", "--name", "dt-e2e/contents:1", "--config", cfg, "--contents", result, "-o", out)
+	a, err := dockerarchive.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	layers := a.Images[0].Layers
+	custom := map[string]*tar.Header{}
+	tr := tar.NewReader(layers[len(layers)-1].Open())
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		custom[strings.TrimPrefix(strings.TrimPrefix(h.Name, "./"), "/")] = h
+	}
+	if h := custom["bin/hello"]; h == nil || h.Typeflag != tar.TypeSymlink || h.Linkname != e.app+"/bin/hello" {
+		t.Errorf("customisation layer's bin/hello: %+v, want a symlink to %s/bin/hello", h, e.app)
+	}
+	for name, h := range custom {
+		if h.Typeflag == tar.TypeReg {
+			t.Errorf("customisation layer holds the file %s: the store path's files were copied", name)
+		}
+	}
+	e.load(t, out, "dt-e2e/contents:1")
+	if got := e.dockerRun(t, "dt-e2e/contents:1"); got != "hello from a nix store path\n" {
+		t.Errorf("/bin/hello greet: %q (%d layers)", got, len(r.DiffIDs))
 	}
 }
 

@@ -109,9 +109,11 @@ contents_store_path() {
 # directory under FROM, a symlink to FROM/PATH for each file, and a symlink
 # with the same target for each symlink (a symlinked directory stays a
 # symlink). What TO holds already is kept: the first of the contents wins.
-# Like lndir it leaves out names ending in "~" and directories named
-# BitKeeper, RCS, SCCS, CVS, CVS.adm or .svn. Nothing is written through a
-# symlink. A few processes per directory, none per file.
+# Like lndir (as nixpkgs and Debian ship it) it leaves out names ending in
+# "~" and directories named .git, .hg, BitKeeper, RCS, SCCS, CVS, CVS.adm or
+# .svn.
+# Nothing is written through a symlink. A few processes per directory, none
+# per file.
 link_tree() {
 	local nullglob
 	nullglob=$(shopt -p nullglob || true)
@@ -129,7 +131,7 @@ link_dir() {
 		case $name in . | .. | *~) continue ;; esac
 		dst=$to$rel/$name
 		if [ ! -L "$src" ] && [ -d "$src" ]; then
-			case $name in BitKeeper | RCS | SCCS | CVS | CVS.adm | .svn) continue ;; esac
+			case $name in .git | .hg | BitKeeper | RCS | SCCS | CVS | CVS.adm | .svn) continue ;; esac
 			if [ -L "$dst" ] || { [ -e "$dst" ] && [ ! -d "$dst" ]; }; then
 				log "--contents $from: .$rel/$name is already in the image root and not a directory: kept"
 				continue

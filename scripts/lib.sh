@@ -155,3 +155,26 @@ link_dir() {
 		link_dir "$from" "$to" "$rel/$name"
 	done
 }
+
+# custom_layer ROOT INDEX OUT DESCRIPTOR: the customisation layer of the
+# image root ROOT, packed as nixpkgs packs it (fakeroot tar --sort name
+# --numeric-owner --mtime "@$SOURCE_DATE_EPOCH" --hard-dereference -cf
+# layer.tar .), hence with nixpkgs' bytes for the same root: GNU tar
+# format, a "./" entry for the root itself, owner 0:0 without names, every
+# time $SOURCE_DATE_EPOCH (a Nix build's 315532800, 1980-01-01, when
+# unset). Then its descriptor, as path-to-layer writes one (no "index" when
+# INDEX is "").
+custom_layer() {
+	local root=$1 index=$2 out=$3 desc=$4 epoch=${SOURCE_DATE_EPOCH:-315532800} version sum size file
+	case $epoch in '' | *[!0-9]*) die "SOURCE_DATE_EPOCH=$epoch is not a number of seconds" ;; esac
+	version=$(tar --version 2>/dev/null) || true
+	case $version in "tar (GNU tar)"*) ;; *) die "the customisation layer is packed with GNU tar, as nixpkgs packs it: tar is not GNU tar" ;; esac
+	LC_ALL=C tar --format=gnu --blocking-factor=20 --sort=name --numeric-owner --owner=0 --group=0 \
+		--mtime="@$epoch" --hard-dereference -C "$root" -cf "$out" . >&2 ||
+		die "packing the customisation layer failed"
+	sum=$(sha256sum <"$out")
+	size=$(wc -c <"$out")
+	file=${out//\\/\\\\}
+	file=${file//\"/\\\"}
+	printf '{%s"file":"%s","diffID":"sha256:%s","size":%d}\n' "${index:+\"index\":$index,}" "$file" "${sum%% *}" "$size" >"$desc"
+}

@@ -3,6 +3,7 @@ package scripts
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -61,7 +62,12 @@ func fakeBin(t *testing.T, f fault) (binEnv, pathDir string) {
 		}
 	}
 	if !isTool && !f.missing {
-		write(path, f.name, "if "+when+"; then "+fail+"fi\necho 'fake "+f.name+": not expected to be called with' \"$*\" >&2; exit 4\n")
+		// Otherwise the real command, if there is one.
+		rest := "echo 'fake " + f.name + ": not expected to be called with' \"$*\" >&2; exit 4\n"
+		if real, err := exec.LookPath(f.name); err == nil {
+			rest = "exec " + real + ` "$@"` + "\n"
+		}
+		write(path, f.name, "if "+when+"; then "+fail+"fi\n"+rest)
 	}
 	return bin, path
 }
@@ -103,12 +109,12 @@ func TestFailingStepFailsTheScript(t *testing.T) {
 	single := layered
 	noGraph := func(f fixture) []string { return []string{"--name", "dt-i-scripts/fail:1", "-o", f.out, testutil.App} }
 	const storeLayer = `case " $* " in *" --root "*) false ;; *) true ;; esac`
-	const customLayer = `case " $* " in *" --root "*) true ;; *) false ;; esac`
+	const customLayer = `case " $* " in *" --sort=name "*) true ;; *) false ;; esac`
 	cases := []failure{
 		{"closure-popularity", "build-layered-image", layered(), fault{name: "closure-popularity"}, "closure-popularity: injected failure"},
 		{"closure-popularity, no output", "build-layered-image", layered(), fault{name: "closure-popularity", silent: true}, "closure-popularity: injected failure"},
 		{"store layer", "build-layered-image", layered(), fault{name: "path-to-layer", when: storeLayer}, "path-to-layer: injected failure"},
-		{"customisation layer", "build-layered-image", layered("--tmp"), fault{name: "path-to-layer", when: customLayer}, "path-to-layer: injected failure"},
+		{"customisation layer", "build-layered-image", layered("--tmp"), fault{name: "tar", when: customLayer}, "tar: injected failure"},
 		{"fake-nss", "build-layered-image", layered("--fake-nss"), fault{name: "fake-nss"}, "fake-nss: injected failure"},
 		{"fake-nss missing", "build-layered-image", layered("--fake-nss"), fault{name: "fake-nss", missing: true}, "fake-nss not found"},
 		{"base image", "build-layered-image", func(f fixture) []string { return layered("--from-image", f.base)(f) },

@@ -156,6 +156,13 @@ link_dir() {
 	done
 }
 
+# need_gnu_tar: custom_layer needs GNU tar (--sort=name: 1.28 or later).
+need_gnu_tar() {
+	local version
+	version=$(tar --version 2>/dev/null) || true
+	case $version in "tar (GNU tar)"*) ;; *) die "tar is not GNU tar: the customisation layer is packed with GNU tar, as nixpkgs packs it" ;; esac
+}
+
 # custom_layer ROOT INDEX OUT DESCRIPTOR: the customisation layer of the
 # image root ROOT, packed as nixpkgs packs it (fakeroot tar --sort name
 # --numeric-owner --mtime "@$SOURCE_DATE_EPOCH" --hard-dereference -cf
@@ -165,10 +172,9 @@ link_dir() {
 # unset). Then its descriptor, as path-to-layer writes one (no "index" when
 # INDEX is "").
 custom_layer() {
-	local root=$1 index=$2 out=$3 desc=$4 epoch=${SOURCE_DATE_EPOCH:-315532800} version sum size file
+	local root=$1 index=$2 out=$3 desc=$4 epoch=${SOURCE_DATE_EPOCH:-315532800} sum size file
 	case $epoch in '' | *[!0-9]*) die "SOURCE_DATE_EPOCH=$epoch is not a number of seconds" ;; esac
-	version=$(tar --version 2>/dev/null) || true
-	case $version in "tar (GNU tar)"*) ;; *) die "the customisation layer is packed with GNU tar, as nixpkgs packs it: tar is not GNU tar" ;; esac
+	need_gnu_tar
 	LC_ALL=C tar --format=gnu --blocking-factor=20 --sort=name --numeric-owner --owner=0 --group=0 \
 		--mtime="@$epoch" --hard-dereference -C "$root" -cf "$out" . >&2 ||
 		die "packing the customisation layer failed"

@@ -115,6 +115,8 @@ func TestFailingStepFailsTheScript(t *testing.T) {
 		{"closure-popularity, no output", "build-layered-image", layered(), fault{name: "closure-popularity", silent: true}, "closure-popularity: injected failure"},
 		{"store layer", "build-layered-image", layered(), fault{name: "path-to-layer", when: storeLayer}, "path-to-layer: injected failure"},
 		{"customisation layer", "build-layered-image", layered("--tmp"), fault{name: "tar", when: customLayer}, "tar: injected failure"},
+		{"no GNU tar", "build-layered-image", layered(), fault{name: "tar", when: `case " $* " in *" --version "*) true ;; *) false ;; esac`},
+			"tar is not GNU tar"},
 		{"fake-nss", "build-layered-image", layered("--fake-nss"), fault{name: "fake-nss"}, "fake-nss: injected failure"},
 		{"fake-nss missing", "build-layered-image", layered("--fake-nss"), fault{name: "fake-nss", missing: true}, "fake-nss not found"},
 		{"base image", "build-layered-image", func(f fixture) []string { return layered("--from-image", f.base)(f) },

@@ -7,9 +7,11 @@
 package e2e
 
 import (
+	"archive/tar"
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -19,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-dockertools/dockertools/lib/dockerarchive"
 	"github.com/go-dockertools/dockertools/lib/testutil"
 )
 
@@ -238,6 +241,52 @@ func TestLayeredImageRuns(t *testing.T) {
 	}
 }
 
+// TestContentsStorePathRuns builds an image whose only input is a store
+// path given as --contents (through a ./result symlink), as nixpkgs'
+// contents = [ app ]: its customisation layer holds /bin/hello as a
+// symlink into the store, not a copy, the store layers hold the closure,
+// and Docker runs /bin/hello.
+func TestContentsStorePathRuns(t *testing.T) {
+	e := setup(t)
+	result := filepath.Join(e.dir, "result")
+	if err := os.Symlink(e.app, result); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(e.dir, "contents.tar")
+	cfg := e.config(t, map[string]any{"Entrypoint": []string{"/bin/hello"}, "Cmd": []string{"greet"}})
+	r := e.script(t, "build-layered-image", "--name", "dt-e2e/contents:1", "--config", cfg, "--contents", result, "-o", out)
+	a, err := dockerarchive.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	layers := a.Images[0].Layers
+	custom := map[string]*tar.Header{}
+	tr := tar.NewReader(layers[len(layers)-1].Open())
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		custom[strings.TrimPrefix(strings.TrimPrefix(h.Name, "./"), "/")] = h
+	}
+	if h := custom["bin/hello"]; h == nil || h.Typeflag != tar.TypeSymlink || h.Linkname != e.app+"/bin/hello" {
+		t.Errorf("customisation layer's bin/hello: %+v, want a symlink to %s/bin/hello", h, e.app)
+	}
+	for name, h := range custom {
+		if h.Typeflag == tar.TypeReg {
+			t.Errorf("customisation layer holds the file %s: the store path's files were copied", name)
+		}
+	}
+	e.load(t, out, "dt-e2e/contents:1")
+	if got := e.dockerRun(t, "dt-e2e/contents:1"); got != "hello from a nix store path\n" {
+		t.Errorf("/bin/hello greet: %q (%d layers)", got, len(r.DiffIDs))
+	}
+}
+
 func TestCreatedNowAndNames(t *testing.T) {
 	e := setup(t)
 	out := filepath.Join(e.dir, "now.tar")
@@ -290,8 +339,9 @@ func TestLayeredOnLayeredBase(t *testing.T) {
 	out := filepath.Join(e.dir, "derived.tar")
 	r := e.script(t, "build-layered-image", "--name", "dt-e2e/derived:1", "--from-image", base,
 		"--config", e.appConfig(t, map[string]any{"Env": []string{"A=derived", "PATH=/bin:/usr/bin", "NEW=1"}}), "-o", out, e.app)
-	if len(r.DiffIDs) != len(rb.DiffIDs)+2 { // the data path and the app path
-		t.Errorf("%d layers on a base of %d, want %d", len(r.DiffIDs), len(rb.DiffIDs), len(rb.DiffIDs)+2)
+	// The data path, the app path and the customisation layer (empty).
+	if len(r.DiffIDs) != len(rb.DiffIDs)+3 {
+		t.Errorf("%d layers on a base of %d, want %d", len(r.DiffIDs), len(rb.DiffIDs), len(rb.DiffIDs)+3)
 	}
 	if strings.Join(r.DiffIDs[:len(rb.DiffIDs)], " ") != strings.Join(rb.DiffIDs, " ") {
 		t.Error("the base image's layers are not at the bottom, in order")
@@ -490,4 +540,110 @@ func TestExamples(t *testing.T) {
 	if got := e.dockerRun(t, "example/whoami:1"); got != "uid=65534 gid=65534\n" {
 		t.Errorf("example/whoami: %q", got)
 	}
+}
+
+// helpExamples returns the command lines of the Example section of a
+// script's --help.
+func (e env) helpExamples(t *testing.T, script string) []string {
+	t.Helper()
+	help := e.run(t, filepath.Join(e.scripts, script), "--help")
+	_, section, ok := strings.Cut(help, "\nExample:\n")
+	if !ok {
+		t.Fatalf("%s --help has no Example section:\n%s", script, help)
+	}
+	var lines []string
+	for _, l := range strings.Split(section, "\n") {
+		if !strings.HasPrefix(l, "  ") {
+			break
+		}
+		lines = append(lines, strings.TrimSpace(l))
+	}
+	if len(lines) == 0 {
+		t.Fatalf("%s --help: an empty Example section", script)
+	}
+	return lines
+}
+
+// TestHelpExamples runs the examples that the scripts' --help shows, as
+// written, in a directory holding what they name (./result, config.json,
+// base.tar, ./rootfs); only the image names get a prefix of this suite's,
+// the registry is a local one on another port, and pull-image's digest
+// is the one push-image printed. The images they make run.
+func TestHelpExamples(t *testing.T) {
+	e := setup(t)
+	dir := e.dir
+	if err := os.Symlink(e.app, filepath.Join(dir, "result")); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := os.ReadFile(e.appConfig(t, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), cfg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "rootfs", "etc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "rootfs", "etc", "motd"), []byte("from rootfs\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.script(t, "build-layered-image", "--name", "dt-e2e-help/base:1", "--fake-nss", "-o", filepath.Join(dir, "base.tar"), e.data)
+
+	names := strings.NewReplacer("--name hello ", "--name dt-e2e-help/hello ", "--name app:1 ", "--name dt-e2e-help/app:1 ")
+	// sh runs example lines in dir with the scripts on PATH.
+	sh := func(t *testing.T, script string) string {
+		t.Helper()
+		cmd := exec.Command("bash", "-euo", "pipefail", "-c", script)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "DOCKERTOOLS_BIN="+e.bin, "PATH="+e.scripts+":"+os.Getenv("PATH"))
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("%s: %v\n%s", script, err, stderr.String())
+		}
+		return stdout.String()
+	}
+	tagOf := func(t *testing.T, out string) string {
+		t.Helper()
+		var r result
+		if err := json.Unmarshal([]byte(strings.SplitN(out, "\n", 2)[0]), &r); err != nil {
+			t.Fatalf("no result line in %q", out)
+		}
+		t.Cleanup(func() { exec.Command(e.docker, "rmi", "-f", r.Name+":"+r.Tag).Run() })
+		return r.Name + ":" + r.Tag
+	}
+
+	t.Run("build-layered-image", func(t *testing.T) {
+		lines := e.helpExamples(t, "build-layered-image")
+		ref := tagOf(t, sh(t, names.Replace(strings.Join(lines, "\n"))))
+		if got := e.dockerRun(t, ref); got != "hello from a nix store path\n" {
+			t.Errorf("%s: %q", ref, got)
+		}
+	})
+	t.Run("build-image, push-image, pull-image", func(t *testing.T) {
+		lines := e.helpExamples(t, "build-image")
+		ref := tagOf(t, sh(t, names.Replace(strings.Join(lines, "\n"))))
+		e.load(t, filepath.Join(dir, "app.tar"), ref)
+		if got := e.dockerRun(t, ref, "stat", "/etc/motd"); got != "/etc/motd 644\n" {
+			t.Errorf("%s: the file of ./rootfs: %q", ref, got)
+		}
+		if got := e.dockerRun(t, "-u", "nobody", ref, "id"); got != "uid=65534 gid=65534\n" {
+			t.Errorf("%s: -u nobody with the base image's fake NSS: %q", ref, got)
+		}
+		if got := e.dockerRun(t, ref); got != "hello from a nix store path\n" {
+			t.Errorf("%s: %q", ref, got)
+		}
+
+		testutil.Need(t, "skopeo")
+		addr := registry(t)
+		push := e.helpExamples(t, "push-image")
+		pull := e.helpExamples(t, "pull-image")
+		registryNames := strings.NewReplacer("localhost:5000/app", addr+"/dt-e2e-help/app", "sha256:...", `"$digest"`)
+		sh(t, registryNames.Replace(strings.Join(append(push, pull...), "\n")))
+		e.load(t, filepath.Join(dir, "app.tar"), addr+"/dt-e2e-help/app:1")
+		if got := e.dockerRun(t, addr+"/dt-e2e-help/app:1"); got != "hello from a nix store path\n" {
+			t.Errorf("the pulled image: %q", got)
+		}
+	})
 }

@@ -14,10 +14,14 @@
 //     tree included); a directory over a directory changes only the
 //     directory's metadata (mode, owner, times, extended attributes) and
 //     keeps what is inside; missing parent directories are created (mode
-//     0755, owner 0:0, mtime 0);
+//     0755, owner 0:0, mtime 0, as containerd and docker's plain untar
+//     make them; docker's layer apply makes them 0600);
 //   - a hard link shares the file its target names at that moment (earlier
 //     entries of its own layer, or lower layers); replacing or removing the
-//     target later leaves the link with the file it had;
+//     target later leaves the link with the file it had. The link entry's
+//     own mode, owner, mtime and extended attributes become the file's, as
+//     docker and containerd set them through the new name (tar writers
+//     give a link the same metadata as its file, so this rarely shows);
 //   - ".wh.NAME" removes NAME and everything below it, and
 //     ".wh..wh..opq" empties its directory. As the OCI image spec says,
 //     both apply to the lower layers only: what the whiteout's own layer
@@ -63,7 +67,7 @@
 // which entry of which layer it comes from. The second pass reads the
 // layers again, bottom up, and copies those entries to the output; a layer
 // holding none is not read again. Memory grows with the number of names in
-// the image (about 200 bytes each), never with the bytes of the files; the
+// the image (about 120 bytes each), never with the bytes of the files; the
 // price is reading each layer twice, and each read is checked against the
 // layer's diffID.
 package rootfs
@@ -107,35 +111,36 @@ type Stats struct {
 // one tar. It writes nothing until every layer has been read and checked;
 // a failure of w comes back as an *image.WriteError.
 func Export(w io.Writer, layers []image.Layer, opts Options) (Stats, error) {
-	t := newTree(len(layers))
+	t := &tree{root: &node{children: map[string]*node{}}}
 	for i := range layers {
+		t.starts = append(t.starts, t.entries)
 		if err := t.readLayer(layers, i); err != nil {
 			return Stats{}, err
 		}
 	}
-	evs := t.events()
-	return write(w, layers, evs, opts)
+	return t.write(w, layers, opts)
 }
 
-// pos is where an entry is in the layers, and when the first pass applied
-// it (seq grows with layer and ord, so it orders the output).
-type pos struct {
-	seq   int64
-	layer int
-	ord   int64 // index of the entry in its layer
-}
+// A key says where the entry a node comes from is, and so where the node
+// goes in the output: the entry's index among the entries of all layers,
+// shifted left by keyShift; below, the order of the directories the
+// entry's name made (parents first), and keyEntry for the entry itself.
+const (
+	keyShift = 16
+	keyEntry = 1<<keyShift - 1
+)
 
-// node is a name in the tree.
+// node is a name in the tree. It is kept small: an image has one for
+// each of its files.
 type node struct {
 	name     string
 	parent   *node
 	children map[string]*node // non-nil for directories only
-	// layer is the layer of the node's last entry (a whiteout of a
-	// higher layer removes it; one of the same layer does not).
-	layer int
-	at    pos           // the entry that created it
-	meta  *pytar.Header // directories: the metadata to write (nil: implicit)
-	ino   *inode        // non-directories: the file
+	meta     *pytar.Header    // directories: the metadata to write (nil: made implicitly)
+	ino      *inode           // a file with hard links: what its names share
+	at       uint64           // key of the entry that created it
+	layer    int32            // layer of its last entry (a higher layer's whiteout removes it)
+	typ      byte             // tar type of a non-directory
 }
 
 func (n *node) isDir() bool { return n.children != nil }
@@ -151,22 +156,27 @@ func (n *node) path() string {
 	return n.parent.path() + "/" + n.name
 }
 
-// inode is a file that one or more names share (hard links).
+// inode is a file that several names share (hard links).
 type inode struct {
-	at      pos  // the entry holding its header and contents
-	typ     byte // its tar type
-	members []*node
+	at      uint64        // key of the entry holding its header and contents
+	meta    *pytar.Header // the metadata the last hard link entry set, if any
+	members []*node       // its surviving names, in output order
 	hdr     *pytar.Header // second pass: its header, for the links
 }
 
-type tree struct {
-	root   *node
-	seq    int64
-	layers int
+// out is where a node goes in the output: a file whose first surviving
+// name is not its first name goes where its contents are.
+func (n *node) out() uint64 {
+	if n.ino != nil && n.ino.members[0] == n {
+		return n.ino.at
+	}
+	return n.at
 }
 
-func newTree(layers int) *tree {
-	return &tree{root: &node{children: map[string]*node{}}, layers: layers}
+type tree struct {
+	root    *node
+	entries uint64   // entries read so far, all layers
+	starts  []uint64 // index of each layer's first entry
 }
 
 // inputError names the layer and entry of a problem.
@@ -196,21 +206,22 @@ func (t *tree) readLayer(layers []image.Layer, li int) error {
 	rc := layers[li].Open()
 	defer rc.Close()
 	tr := tar.NewReader(rc)
-	for ord := int64(0); ; ord++ {
+	for ord := 1; ; ord++ {
 		hdr, err := tr.Next()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("%s: reading entry %d: %w", layerName(layers, li), ord+1, err)
+			return fmt.Errorf("%s: reading entry %d: %w", layerName(layers, li), ord, err)
 		}
-		if err := t.apply(hdr, pos{layer: li, ord: ord}); err != nil {
+		if err := t.apply(hdr, int32(li)); err != nil {
 			var ie *inputError
 			if errors.As(err, &ie) {
 				ie.layer = layerName(layers, li)
 			}
 			return err
 		}
+		t.entries++
 	}
 	// Read to the end: the source checks the layer against its diffID
 	// only once it has written every byte.
@@ -239,10 +250,12 @@ func splitName(name string) ([]string, string) {
 }
 
 // walk returns the directory holding parts[len(parts)-1], creating missing
-// directories at p when create is set. Without create, a missing or
-// non-directory parent gives nil. A symlink on the way is an error.
-func (t *tree) walk(parts []string, create bool, p pos, what string) (*node, error) {
+// directories when create is set (for entry the current entry of layer
+// li). Without create, a missing or non-directory parent gives nil. A
+// symlink on the way is an error.
+func (t *tree) walk(parts []string, create bool, li int32, what string) (*node, error) {
 	n := t.root
+	made := uint64(0)
 	for i, c := range parts[:len(parts)-1] {
 		ch := n.children[c]
 		switch {
@@ -250,12 +263,14 @@ func (t *tree) walk(parts []string, create bool, p pos, what string) (*node, err
 			if !create {
 				return nil, nil
 			}
-			t.seq++
-			ch = &node{name: c, parent: n, children: map[string]*node{}, layer: p.layer,
-				at: pos{seq: t.seq, layer: p.layer, ord: p.ord}}
-			n.children[c] = ch
+			if made == keyEntry {
+				return nil, &inputError{reason: fmt.Sprintf("makes more than %d directories", keyEntry)}
+			}
+			ch = &node{name: strings.Clone(c), parent: n, children: map[string]*node{}, layer: li, at: t.entries<<keyShift | made}
+			made++
+			n.children[ch.name] = ch
 		case ch.isDir():
-		case ch.ino.typ == tar.TypeSymlink:
+		case ch.typ == tar.TypeSymlink:
 			return nil, &inputError{reason: fmt.Sprintf("%s through the symlink %q: it could climb out of the root", what, strings.Join(parts[:i+1], "/"))}
 		default:
 			if !create {
@@ -268,8 +283,8 @@ func (t *tree) walk(parts []string, create bool, p pos, what string) (*node, err
 	return n, nil
 }
 
-// apply applies one entry of the first pass.
-func (t *tree) apply(hdr *tar.Header, p pos) error {
+// apply applies one entry of layer li in the first pass.
+func (t *tree) apply(hdr *tar.Header, li int32) error {
 	if hdr.Typeflag == tar.TypeXGlobalHeader {
 		return nil // no file; docker ignores it too
 	}
@@ -288,7 +303,7 @@ func (t *tree) apply(hdr *tar.Header, p pos) error {
 	}
 	base := parts[len(parts)-1]
 	if strings.HasPrefix(base, WhiteoutPrefix) {
-		return t.whiteout(hdr.Name, parts, p)
+		return t.whiteout(hdr.Name, parts, li)
 	}
 	typ, err := entryType(hdr)
 	if err != nil {
@@ -296,37 +311,35 @@ func (t *tree) apply(hdr *tar.Header, p pos) error {
 	}
 	var target *node
 	if typ == tar.TypeLink {
-		if target, err = t.linkTarget(hdr.Linkname, p); err != nil {
-			if ie, ok := err.(*inputError); ok {
-				ie.entry = hdr.Name
-			}
+		if target, err = t.linkTarget(hdr.Linkname, li); err != nil {
+			err.(*inputError).entry = hdr.Name
 			return err
 		}
 	}
-	dir, err := t.walk(parts, true, p, "is written")
+	dir, err := t.walk(parts, true, li, "is written")
 	if err != nil {
 		err.(*inputError).entry = hdr.Name
 		return err
 	}
 	old := dir.children[base]
 	if typ == tar.TypeDir && old != nil && old.isDir() {
-		old.layer = p.layer
+		old.layer = li
 		old.meta = header(hdr)
 		return nil
 	}
-	t.seq++ // after the parents walk created
-	p.seq = t.seq
-	n := &node{name: base, parent: dir, layer: p.layer, at: p}
+	n := &node{name: strings.Clone(base), parent: dir, layer: li, at: t.entries<<keyShift | keyEntry, typ: typ}
 	switch typ {
 	case tar.TypeDir:
 		n.children = map[string]*node{}
 		n.meta = header(hdr)
 	case tar.TypeLink:
-		n.ino = target.ino
-	default:
-		n.ino = &inode{at: p, typ: typ}
+		if target.ino == nil {
+			target.ino = &inode{at: target.at}
+		}
+		n.typ, n.ino = target.typ, target.ino
+		n.ino.meta = header(hdr)
 	}
-	dir.children[base] = n // replaces old, and all below it
+	dir.children[n.name] = n // replaces old, and all below it
 	return nil
 }
 
@@ -342,7 +355,7 @@ func entryType(hdr *tar.Header) (byte, error) {
 }
 
 // linkTarget finds the file a hard link names.
-func (t *tree) linkTarget(linkname string, p pos) (*node, error) {
+func (t *tree) linkTarget(linkname string, li int32) (*node, error) {
 	parts, bad := splitName(linkname)
 	if bad != "" {
 		return nil, &inputError{reason: fmt.Sprintf("is a hard link to %q, which %s", linkname, bad)}
@@ -350,7 +363,7 @@ func (t *tree) linkTarget(linkname string, p pos) (*node, error) {
 	if len(parts) == 0 {
 		return nil, &inputError{reason: fmt.Sprintf("is a hard link to %q, the root directory", linkname)}
 	}
-	dir, err := t.walk(parts, false, p, fmt.Sprintf("is a hard link to %q, reached", linkname))
+	dir, err := t.walk(parts, false, li, fmt.Sprintf("is a hard link to %q, reached", linkname))
 	if err != nil {
 		return nil, err
 	}
@@ -367,8 +380,8 @@ func (t *tree) linkTarget(linkname string, p pos) (*node, error) {
 	return n, nil
 }
 
-// whiteout applies a whiteout entry of layer p.layer.
-func (t *tree) whiteout(name string, parts []string, p pos) error {
+// whiteout applies a whiteout entry of layer li.
+func (t *tree) whiteout(name string, parts []string, li int32) error {
 	base := parts[len(parts)-1]
 	fail := func(reason string) error { return &inputError{entry: name, reason: reason} }
 	opaque := base == WhiteoutOpaque
@@ -376,13 +389,13 @@ func (t *tree) whiteout(name string, parts []string, p pos) error {
 		return nil // AUFS bookkeeping, as docker ignores it
 	}
 	if opaque {
-		dir, err := t.walk(parts, false, p, "empties its directory")
+		dir, err := t.walk(parts, false, li, "empties its directory")
 		if err != nil {
 			err.(*inputError).entry = name
 			return err
 		}
 		if dir != nil {
-			t.pruneLower(dir, p.layer)
+			pruneLower(dir, li)
 		}
 		return nil
 	}
@@ -395,7 +408,7 @@ func (t *tree) whiteout(name string, parts []string, p pos) error {
 	case "..":
 		return fail("is a whiteout of \"..\": it climbs out of the root")
 	}
-	d, err := t.walk(parts, false, p, "removes files")
+	d, err := t.walk(parts, false, li, "removes files")
 	if err != nil {
 		err.(*inputError).entry = name
 		return err
@@ -403,16 +416,16 @@ func (t *tree) whiteout(name string, parts []string, p pos) error {
 	if d == nil {
 		return nil
 	}
-	if n := d.children[target]; n != nil && !t.keepLower(n, p.layer) {
+	if n := d.children[target]; n != nil && !keepLower(n, li) {
 		delete(d.children, target)
 	}
 	return nil
 }
 
 // pruneLower removes what layers below li put in dir.
-func (t *tree) pruneLower(dir *node, li int) {
+func pruneLower(dir *node, li int32) {
 	for name, ch := range dir.children {
-		if !t.keepLower(ch, li) {
+		if !keepLower(ch, li) {
 			delete(dir.children, name)
 		}
 	}
@@ -421,50 +434,38 @@ func (t *tree) pruneLower(dir *node, li int) {
 // keepLower prunes what layers below li put in n and reports whether n
 // stays: it does if layer li wrote it, or, for a directory, wrote
 // something below it.
-func (t *tree) keepLower(n *node, li int) bool {
+func keepLower(n *node, li int32) bool {
 	if n.isDir() {
-		t.pruneLower(n, li)
+		pruneLower(n, li)
 		return n.layer == li || len(n.children) > 0
 	}
 	return n.layer == li
 }
 
-// event is one entry of the output, at the position of the entry of the
-// layers that it is written from.
-type event struct {
-	at   pos
-	node *node
-	kind byte // 'd' directory, 'f' a file's first name, 'l' its other names
-}
-
-// events lists the output entries of the final tree, in output order.
-func (t *tree) events() []event {
-	var evs []event
-	var inodes []*inode
+// output lists the nodes of the final tree in output order.
+func (t *tree) output() []*node {
+	var out []*node
+	var linked []*inode
 	var visit func(*node)
 	visit = func(n *node) {
 		for _, ch := range n.children {
+			out = append(out, ch)
 			if ch.isDir() {
-				evs = append(evs, event{at: ch.at, node: ch, kind: 'd'})
 				visit(ch)
-				continue
+			} else if ch.ino != nil {
+				if len(ch.ino.members) == 0 {
+					linked = append(linked, ch.ino)
+				}
+				ch.ino.members = append(ch.ino.members, ch)
 			}
-			if len(ch.ino.members) == 0 {
-				inodes = append(inodes, ch.ino)
-			}
-			ch.ino.members = append(ch.ino.members, ch)
 		}
 	}
 	visit(t.root)
-	for _, ino := range inodes {
-		sort.Slice(ino.members, func(i, j int) bool { return ino.members[i].at.seq < ino.members[j].at.seq })
-		evs = append(evs, event{at: ino.at, node: ino.members[0], kind: 'f'})
-		for _, m := range ino.members[1:] {
-			evs = append(evs, event{at: m.at, node: m, kind: 'l'})
-		}
+	for _, ino := range linked {
+		sort.Slice(ino.members, func(i, j int) bool { return ino.members[i].at < ino.members[j].at })
 	}
-	sort.Slice(evs, func(i, j int) bool { return evs[i].at.seq < evs[j].at.seq })
-	return evs
+	sort.Slice(out, func(i, j int) bool { return out[i].out() < out[j].out() })
+	return out
 }
 
 // header is the normalised header of an entry, without its name.
@@ -512,7 +513,9 @@ func (o writeErrors) Write(p []byte) (int, error) {
 }
 
 // write is the second pass.
-func write(w io.Writer, layers []image.Layer, evs []event, opts Options) (Stats, error) {
+func (t *tree) write(w io.Writer, layers []image.Layer, opts Options) (Stats, error) {
+	out := t.output()
+	t.root = nil // the nodes to write hold what is still needed
 	tw := pytar.NewWriter(writeErrors{w})
 	var st Stats
 	emit := func(h *pytar.Header) error {
@@ -523,60 +526,66 @@ func write(w io.Writer, layers []image.Layer, evs []event, opts Options) (Stats,
 		return tw.WriteHeader(h)
 	}
 	for li := range layers {
+		end := t.entries
+		if li+1 < len(layers) {
+			end = t.starts[li+1]
+		}
 		k := 0
-		for k < len(evs) && evs[k].at.layer == li {
+		for k < len(out) && out[k].out()>>keyShift < end {
 			k++
 		}
-		mine := evs[:k]
-		evs = evs[k:]
-		if len(mine) == 0 {
+		if k == 0 {
 			continue // nothing of this layer survives
 		}
-		if err := writeLayer(tw, layers, li, mine, emit, &st); err != nil {
+		if err := writeLayer(tw, layers, li, t.starts[li], out[:k], emit, &st); err != nil {
 			return st, err
 		}
+		out = out[k:]
 	}
 	return st, tw.Close()
 }
 
-// writeLayer copies the surviving entries of one layer.
-func writeLayer(tw *pytar.Writer, layers []image.Layer, li int, evs []event, emit func(*pytar.Header) error, st *Stats) error {
+// writeLayer copies the surviving entries of one layer, whose first
+// entry has index start.
+func writeLayer(tw *pytar.Writer, layers []image.Layer, li int, start uint64, nodes []*node, emit func(*pytar.Header) error, st *Stats) error {
 	rc := layers[li].Open()
 	defer rc.Close()
 	tr := tar.NewReader(rc)
-	changed := func(ord int64, what string) error {
+	changed := func(ord uint64, what string) error {
 		return fmt.Errorf("%s: entry %d is %s on a second read: the layer changed while it was exported", layerName(layers, li), ord+1, what)
 	}
-	for ord := int64(0); len(evs) > 0; ord++ {
+	for idx := start; len(nodes) > 0; idx++ {
 		hdr, err := tr.Next()
 		if err == io.EOF {
-			return changed(ord, "missing")
+			return changed(idx-start, "missing")
 		}
 		if err != nil {
-			return fmt.Errorf("%s: reading entry %d: %w", layerName(layers, li), ord+1, err)
+			return fmt.Errorf("%s: reading entry %d: %w", layerName(layers, li), idx-start+1, err)
 		}
-		for len(evs) > 0 && evs[0].at.ord == ord {
-			ev := evs[0]
-			evs = evs[1:]
-			name := ev.node.path()
-			switch ev.kind {
-			case 'd':
+		for len(nodes) > 0 && nodes[0].out()>>keyShift == idx {
+			n := nodes[0]
+			nodes = nodes[1:]
+			name := n.path()
+			switch {
+			case n.isDir():
 				h := pytar.Header{Mode: 0o755, Typeflag: pytar.TypeDir}
-				if ev.node.meta != nil {
-					h = *ev.node.meta
+				if n.meta != nil {
+					h = *n.meta
 				}
 				h.Name = name
 				if err := emit(&h); err != nil {
 					return err
 				}
-			case 'f':
-				ino := ev.node.ino
+			case n.ino == nil || n.ino.members[0] == n: // the file, with its contents
 				typ, _ := entryType(hdr)
-				if typ != ino.typ {
-					return changed(ord, fmt.Sprintf("of type %q, not %q", hdr.Typeflag, ino.typ))
+				if typ != n.typ {
+					return changed(idx-start, fmt.Sprintf("of type %q, not %q", hdr.Typeflag, n.typ))
 				}
 				h := header(hdr)
-				if len(ino.members) > 1 {
+				if ino := n.ino; ino != nil {
+					if m := ino.meta; m != nil {
+						h.Mode, h.Uid, h.Gid, h.Uname, h.Gname, h.Mtime, h.PAX = m.Mode, m.Uid, m.Gid, m.Uname, m.Gname, m.Mtime, m.PAX
+					}
 					ino.hdr = h
 				}
 				c := *h
@@ -586,20 +595,20 @@ func writeLayer(tw *pytar.Writer, layers []image.Layer, li int, evs []event, emi
 				}
 				if typ == tar.TypeReg {
 					st.Files++
-					n, err := io.Copy(tw, tr)
-					st.Bytes += n
+					k, err := io.Copy(tw, tr)
+					st.Bytes += k
 					if err != nil {
 						return err
 					}
 				}
-			case 'l':
+			default: // another name of a file written before
 				if hdr.Typeflag != tar.TypeLink {
-					return changed(ord, "not a hard link")
+					return changed(idx-start, "not a hard link")
 				}
-				h := *ev.node.ino.hdr
+				h := *n.ino.hdr
 				h.Name = name
 				h.Typeflag = pytar.TypeLink
-				h.Linkname = ev.node.ino.members[0].path()
+				h.Linkname = n.ino.members[0].path()
 				h.Size = 0
 				if err := emit(&h); err != nil {
 					return err

@@ -211,6 +211,14 @@ func TestExport(t *testing.T) {
 		{"hard link whose directory comes after its file", [][]ent{
 			{file("f", "1"), dir("d/"), hardlink("d/g", "f")}, {whiteout("", "f")}},
 			[]string{"file d/g 644 =1", "dir d/ 755"}},
+		{"hard link sets its file's metadata", [][]ent{
+			{fileMode("f", "data", 0o755, 0, 0), hardlink("g", "f")},
+			{{hdr: tar.Header{Typeflag: tar.TypeLink, Name: "h", Linkname: "g", Mode: 0o600, Uid: 7, Gid: 8}}}},
+			[]string{"file f 600 7:8 =data", "link g => f 7:8", "link h => f 7:8"}},
+		{"hard link metadata stays with the old file", [][]ent{
+			{fileMode("f", "data", 0o755, 0, 0)},
+			{{hdr: tar.Header{Typeflag: tar.TypeLink, Name: "g", Linkname: "f", Mode: 0o600, Uid: 7, Gid: 8}}, fileMode("f", "new", 0o755, 0, 0)}},
+			[]string{"file g 600 7:8 =data", "file f 755 =new"}},
 		{"hard link to a symlink", [][]ent{{symlink("s", "t"), hardlink("h", "s")}},
 			[]string{"sym s -> t", "link h => s"}},
 		{"AUFS bookkeeping ignored", [][]ent{{dir(".wh..wh.plnk/"), file(".wh..wh.plnk/1.2", "x"), file(".wh..wh.aufs", ""), file("x", "1")}},

@@ -33,7 +33,9 @@
 //     (or a hard link whose target's parent) is a symlink in the tree built
 //     so far is refused, as it could climb out of the root; so is a
 //     whiteout that would remove through one, or that names "." or "..";
-//     a parent that is another kind of file is an error too.
+//     a parent that is another kind of file is an error too; so is a
+//     sparse file (GNU tar --sparse: its holes would be written out as
+//     zeros, and a layer of a few KiB can claim exabytes).
 //
 // # The output
 //
@@ -345,14 +347,25 @@ func (t *tree) apply(hdr *tar.Header, li int32) error {
 
 // entryType is the kind of file an entry makes.
 func entryType(hdr *tar.Header) (byte, error) {
+	for k := range hdr.PAXRecords {
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return 0, errSparse
+		}
+	}
 	switch hdr.Typeflag {
-	case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse:
+	case tar.TypeGNUSparse:
+		return 0, errSparse
+	case tar.TypeReg, tar.TypeRegA:
 		return tar.TypeReg, nil
 	case tar.TypeLink, tar.TypeSymlink, tar.TypeChar, tar.TypeBlock, tar.TypeDir, tar.TypeFifo:
 		return hdr.Typeflag, nil
 	}
 	return 0, fmt.Errorf("has a type (%q) that no file system file has", hdr.Typeflag)
 }
+
+// errSparse refuses sparse files: the output would hold their holes as
+// zeros, and a layer of a few KiB can claim a file of exabytes.
+var errSparse = errors.New("is a sparse file (GNU tar --sparse), which is not supported: its holes would be written out in full")
 
 // linkTarget finds the file a hard link names.
 func (t *tree) linkTarget(linkname string, li int32) (*node, error) {

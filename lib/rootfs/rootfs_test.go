@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -456,5 +457,23 @@ func TestWriteError(t *testing.T) {
 	var we *image.WriteError
 	if !errors.As(err, &we) || !strings.Contains(err.Error(), "disk full") {
 		t.Fatalf("error %v (%T), want an *image.WriteError", err, err)
+	}
+}
+
+// TestSparse: a sparse file is refused before anything is written, not
+// expanded. testdata/sparse-*.tar hold a 100 GiB file in 10 KiB, made
+// with: truncate -s 100G sp; echo hi >> sp;
+// tar --sparse --format=gnu (or posix) -cf sparse-gnu.tar (sparse-pax.tar) sp
+func TestSparse(t *testing.T) {
+	for _, name := range []string{"testdata/sparse-gnu.tar", "testdata/sparse-pax.tar"} {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := &failWriter{n: 1 << 20}
+		_, err = rootfs.Export(w, []image.Layer{bytesLayer(t, name, data)}, rootfs.Options{})
+		if err == nil || !strings.Contains(err.Error(), `entry "sp" is a sparse file`) || w.n != 1<<20 {
+			t.Errorf("%s: error %v, %d bytes out", name, err, 1<<20-w.n)
+		}
 	}
 }

@@ -664,9 +664,6 @@ func TestBadInput(t *testing.T) {
 // files, with whiteouts, opaque directories and replaced files, and
 // checks the peak RSS stays under 64 MiB.
 func TestMemory(t *testing.T) {
-	if testing.Short() {
-		t.Skip("writes and exports 300 MiB")
-	}
 	work := t.TempDir()
 	fill := make([]byte, 1<<16)
 	for i := range fill {

@@ -753,11 +753,12 @@ func TestMemory(t *testing.T) {
 		os.Remove(l.file)
 	}
 	out := filepath.Join(work, "rootfs.tar")
+	start := time.Now()
 	r := runTool(t, work, nil, "-o", out, archive)
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
-	t.Logf("%d MiB of layers: peak RSS %.1f MiB; %s", total>>20, float64(r.maxRSS)/(1<<20), strings.TrimSpace(r.stderr))
+	t.Logf("%d MiB of layers in %.1f s: peak RSS %.1f MiB; %s", total>>20, time.Since(start).Seconds(), float64(r.maxRSS)/(1<<20), strings.TrimSpace(r.stderr))
 	if r.maxRSS == 0 || r.maxRSS >= 64<<20 {
 		t.Errorf("peak RSS %d bytes, want under 64 MiB", r.maxRSS)
 	}

@@ -25,7 +25,10 @@
 //   - ".wh.NAME" removes NAME and everything below it, and
 //     ".wh..wh..opq" empties its directory. As the OCI image spec says,
 //     both apply to the lower layers only: what the whiteout's own layer
-//     puts there stays, wherever in the layer the whiteout is. Other
+//     puts there stays, wherever in the layer the whiteout is (docker
+//     applies a whiteout where it stands, so one written after what its
+//     layer adds, which the spec's writers never do, removes that too;
+//     crane export drops what a layer adds below its own whiteout). Other
 //     ".wh..wh." names, and what is below a top-level ".wh..wh." directory
 //     (AUFS bookkeeping), are ignored, as docker ignores them; so are PAX
 //     global headers;
@@ -46,8 +49,10 @@
 // written where it was first created, with the metadata of the last entry
 // that set it. A hard-linked file whose first name was removed or replaced
 // in an upper layer is written, with its contents, under its first
-// surviving name, where the file was written in its layer; its other names
-// are hard links to that one. The root directory itself is not written.
+// surviving name, where the file was written in its layer (so it may come
+// before that name's directory: tar extractors create it); its other
+// names are hard links to that one. The root directory itself is not
+// written.
 //
 // Headers are normalised, so the bytes depend only on the entries'
 // content, never on the tar dialect of the layers: the format of package

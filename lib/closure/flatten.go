@@ -230,6 +230,18 @@ func (r *runner) step(s *step, v any) (any, error) {
 			return r.limitLayers(s, list)
 		}
 	}
+	// With nothing to look up, flattenReferencesGraph never touches the
+	// value: remove_paths [] gives it as it is, split_paths [] as the rest
+	// part, whatever it is; popularity_contest ranks an empty list (read
+	// as an empty exportReferencesGraph list) as nothing.
+	switch {
+	case s.op == opRemovePaths && len(s.paths) == 0:
+		return v, nil
+	case s.op == opSplitPaths && len(s.specs) == 0:
+		return &split{keys: []string{"rest"}, vals: []any{v}}, nil
+	case s.op == opPopularityContest && isEmptyList(v):
+		return []any{}, nil
+	}
 	w, ok := v.(*view)
 	if !ok {
 		return nil, r.wrongValue(s, v, "a graph")
@@ -274,6 +286,16 @@ func (r *runner) step(s *step, v any) (any, error) {
 		return r.splitPaths(s, w), nil
 	}
 	panic("closure: unknown pipeline operation")
+}
+
+func isEmptyList(v any) bool {
+	switch v := v.(type) {
+	case []any:
+		return len(v) == 0
+	case graphList:
+		return len(v) == 0
+	}
+	return false
 }
 
 func (r *runner) wrongValue(s *step, v any, want string) error {

@@ -50,7 +50,10 @@ import (
 //
 // The result is flattened (as by flatten) into layers, bottom layer first,
 // each listing its paths in the graph's order, empty layers dropped.
-// Layers says how graphs are ordered and what edges they keep.
+// Layers says how graphs are ordered and what edges they keep. As in
+// flattenReferencesGraph, remove_paths [] gives any value as it is,
+// split_paths [] any value as the rest part, and popularity_contest of
+// an empty list an empty list.
 //
 // Where flattenReferencesGraph accepts a pipeline only by accident, this
 // one is an error: a count that is not a whole number of at least 1

@@ -195,6 +195,11 @@ func semanticsExamples() []pipelineExample {
 			`[["split_every", 1], ["map", ["split_every", 1]], ["limit_layers", 2]]`, ls("libc", "lib tool app")},
 		{"limit_layers merges split_every's empty lists as nothing", g, nil,
 			`[["split_every", 2], ["map", ["remove_paths", ["libc", "lib", "tool", "app"]]], ["map", ["split_every", 1]], ["limit_layers", 1]]`, ls()},
+		{"split_paths [] of anything is its rest", g, nil,
+			`[["subcomponent_out", ["lib"]], ["split_paths", []], ["over", "rest", ["over", "main", ["split_every", 1]]]]`, ls("libc", "lib", "tool app")},
+		{"remove_paths [] of anything is that", g, nil, `[["split_every", 3], ["remove_paths", []]]`, ls("libc lib tool", "app")},
+		{"popularity_contest of an empty list is one", g, nil,
+			`[["split_every", 4], ["map", ["remove_paths", ["libc", "lib", "tool", "app"]]], ["map", ["split_every", 1]], ["map", ["popularity_contest"]]]`, ls()},
 		{"empty pipe", g, nil, `[["pipe", []], ["split_every", 4]]`, ls("libc lib tool app")},
 	}
 	return tests

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"strings"
@@ -41,10 +42,31 @@ buildLayeredImage. Without --max-layers it prints one path per line (with
 --strategy auto splits the paths as nixpkgs' auto-layer.py does, into at
 most --max-layers layers (default 100); it needs every narSize.
 
-Excluded paths (--exclude, --exclude-from) are left out of the plan.
+--pipeline FILE runs a layering pipeline instead, as nixpkgs'
+streamLayeredImage does with layeringPipeline (flattenReferencesGraph):
+FILE is the same JSON list of steps, e.g.
+  [["popularity_contest"], ["limit_layers", 99]]
+which is streamLayeredImage's own popularity layering for maxLayers 100.
+Operations: popularity_contest, limit_layers N, reverse, split_every N,
+remove_paths P, subcomponent_in [P...], subcomponent_out [P...],
+split_paths [P or {"children_of": P}...], over KEY STEP, pipe [STEP...],
+map STEP, flatten. The layers are nixpkgs': the same paths in the same
+layers in the same order, empty layers dropped. The pipeline sets the
+number of layers (nixpkgs ignores maxLayers when layeringPipeline is set);
+--max-layers N only checks it: more than N layers is an error.
 
-Example:
-  nix path-info --json -r ./result | closure-popularity --max-layers 100`,
+Excluded paths (--exclude, --exclude-from) are left out of the plan; with
+--pipeline they are taken out of the graph before it runs, as nixpkgs
+takes out the image's config and customisation layer, so the paths they
+alone referenced become roots.
+
+Examples:
+  nix path-info --json -r ./result | closure-popularity --max-layers 100
+  closure-popularity --pipeline pipeline.json --json graph.json
+  with pipeline.json giving the app's closure one layer (the bottom one)
+  and 98 layers by popularity to the rest:
+  [["subcomponent_out", ["/nix/store/...-app"]],
+   ["over", "rest", ["pipe", [["popularity_contest"], ["limit_layers", 98]]]]]`,
 		Version:         cmdrun.Version,
 		HideHelpCommand: true,
 		// Store paths hold no commas, but a repeated flag is the way to list
@@ -52,7 +74,8 @@ Example:
 		DisableSliceFlagSeparator: true,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "strategy", Aliases: []string{"s"}, Value: "popularity", Usage: "`STRATEGY`: popularity or auto"},
-			&cli.IntFlag{Name: "max-layers", Aliases: []string{"n"}, Usage: "at most `N` layers (auto: default 100)"},
+			&cli.IntFlag{Name: "max-layers", Aliases: []string{"n"}, Usage: "at most `N` layers (auto: default 100; --pipeline: a check only)"},
+			&cli.StringFlag{Name: "pipeline", Aliases: []string{"p"}, Usage: "lay out the layers with the nixpkgs layering pipeline in `FILE` (JSON)"},
 			&cli.StringFlag{Name: "key", Usage: "take the graph from member `NAME` of a structured-attrs object"},
 			&cli.StringSliceFlag{Name: "exclude", Aliases: []string{"x"}, Usage: "leave store path `PATH` out of the plan (repeatable)"},
 			&cli.StringFlag{Name: "exclude-from", Usage: "leave out the store paths listed in `FILE`, one a line"},
@@ -75,6 +98,19 @@ func run(c *cli.Context) error {
 	if c.IsSet("max-layers") {
 		if maxLayers = c.Int("max-layers"); maxLayers < 1 {
 			return cmdrun.Usagef("--max-layers: %d is not a positive number of layers", maxLayers)
+		}
+	}
+	var pipeline *closure.Pipeline
+	if name := c.String("pipeline"); name != "" {
+		if c.IsSet("strategy") {
+			return cmdrun.Usagef("--pipeline and --strategy: the pipeline is the strategy")
+		}
+		data, err := os.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		if pipeline, err = closure.ParsePipeline(data, name); err != nil {
+			return err
 		}
 	}
 	if c.NArg() > 1 {
@@ -112,6 +148,15 @@ func run(c *cli.Context) error {
 
 	var out []byte
 	switch {
+	case pipeline != nil:
+		layers, err := pipeline.Layers(g, exclude)
+		if err != nil {
+			return err
+		}
+		if maxLayers > 0 && len(layers) > maxLayers {
+			return fmt.Errorf("%s: the pipeline gives %d layers, more than --max-layers %d", c.String("pipeline"), len(layers), maxLayers)
+		}
+		out = format(layers, c.Bool("json"))
 	case strategy == "auto":
 		limit := closure.DefaultAutoLimit
 		if maxLayers > 0 {

@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -196,4 +197,88 @@ func TestBadInput(t *testing.T) {
 	if r := runCmd(t, dir, "[1,", "-"); r.stderr != "closure-popularity: stdin: malformed JSON at byte 3: unexpected end of JSON input\n" {
 		t.Errorf("stdin: %+v", r)
 	}
+}
+
+func TestPipeline(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("graph.json", fixtureGraph)
+	write("popularity.json", `[["popularity_contest"], ["limit_layers", 3]]`)
+	write("contest.json", `[["popularity_contest"]]`)
+	write("split.json", `[["split_paths", ["`+app+`"]]]`)
+	write("bad.json", `[["popularity_contest"], ["split_every", 2, 3]]`)
+	write("over.json", `[["subcomponent_out", ["`+app+`"]], ["over", "common", ["popularity_contest"]]]`)
+	write("excl.txt", app+"\n")
+
+	t.Run("layers", func(t *testing.T) {
+		tests := []struct {
+			name string
+			args []string
+			want string
+		}{
+			// nixpkgs' popularity pipeline is the popularity strategy.
+			{"popularity pipeline", []string{"--pipeline", "popularity.json", "graph.json"},
+				lines(libc, libfoo, strings.Join([]string{data, single, app, link}, " "))},
+			{"json", []string{"-p", "popularity.json", "--json", "graph.json"},
+				`[["` + libc + `"], ["` + libfoo + `"], ["` + strings.Join([]string{data, single, app, link}, `", "`) + `"]]` + "\n"},
+			// main: app and what only it reaches; common: what link
+			// reaches too; rest: link. Each in narSize order.
+			{"split_paths", []string{"-p", "split.json", "graph.json"},
+				lines(single+" "+app+" "+data, libc+" "+libfoo, link)},
+			// Excluded paths leave the graph first: with app gone, link,
+			// data and single are roots, so link ranks with them...
+			{"exclude before the pipeline", []string{"-p", "contest.json", "--exclude-from", "excl.txt", "graph.json"},
+				lines(libc, libfoo, data, link, single)},
+			// ...where the popularity strategy ranks the whole graph and
+			// then leaves app out.
+			{"exclude after the popularity strategy", []string{"--exclude-from", "excl.txt", "graph.json"},
+				lines(libc, libfoo, data, single, link)},
+			{"max layers holds", []string{"-p", "contest.json", "-n", "6", "graph.json"},
+				lines(libc, libfoo, data, single, app, link)},
+			{"stdin graph", []string{"-p", "popularity.json"}, lines(libc, libfoo, strings.Join([]string{data, single, app, link}, " "))},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				stdin := ""
+				if !slices.Contains(tt.args, "graph.json") {
+					stdin = fixtureGraph
+				}
+				r := runCmd(t, dir, stdin, tt.args...)
+				if r.code != 0 || r.stderr != "" {
+					t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+				}
+				if r.stdout != tt.want {
+					t.Errorf("stdout\n%s\nwant\n%s", r.stdout, tt.want)
+				}
+			})
+		}
+	})
+
+	t.Run("errors", func(t *testing.T) {
+		tests := []struct {
+			name string
+			args []string
+			code int
+			want string
+		}{
+			{"bad pipeline", []string{"-p", "bad.json", "graph.json"}, 1, "bad.json: step 2 (split_every): wants 1 argument, got 2"},
+			{"over a missing part", []string{"-p", "over.json", "graph.json"}, 1, `over.json: step 2 (over): the split has no part "common" (it has main, rest)`},
+			{"too many layers", []string{"-p", "contest.json", "-n", "5", "graph.json"}, 1, "contest.json: the pipeline gives 6 layers, more than --max-layers 5"},
+			{"no pipeline file", []string{"-p", "nope.json", "graph.json"}, 1, "open nope.json: no such file or directory"},
+			{"with a strategy", []string{"-p", "contest.json", "-s", "auto", "graph.json"}, 2, "--pipeline and --strategy: the pipeline is the strategy"},
+			{"with the default strategy named", []string{"-p", "contest.json", "-s", "popularity", "graph.json"}, 2, "--pipeline and --strategy: the pipeline is the strategy"},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				r := runCmd(t, dir, "", tt.args...)
+				if r.code != tt.code || r.stdout != "" || r.stderr != "closure-popularity: "+tt.want+"\n" {
+					t.Errorf("exit %d, stdout %q, stderr %q\nwant exit %d, stderr %q", r.code, r.stdout, r.stderr, tt.code, tt.want)
+				}
+			})
+		}
+	})
 }

@@ -97,3 +97,51 @@ func BenchmarkAuto20k(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPipeline: nixpkgs' popularity pipeline (popularity_contest,
+// limit_layers 99) and a split_paths pipeline on parsed graphs.
+func BenchmarkPipeline(b *testing.B) {
+	for _, n := range sizes {
+		g := benchParsed(b, n)
+		top := g.paths[g.topo[0]] // the root
+		child := g.paths[g.references(g.topo[0])[0]]
+		for name, src := range map[string]string{
+			"popularity": `[["popularity_contest"], ["limit_layers", 99]]`,
+			"split": `[["split_paths", ["` + child + `"]], ["over", "main", ["subcomponent_in", ["` + child + `"]]],
+				["over", "rest", ["pipe", [["remove_paths", "` + top + `"], ["popularity_contest"], ["limit_layers", 90]]]]]`,
+		} {
+			p, err := ParsePipeline([]byte(src), "pipeline.json")
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Run(fmt.Sprintf("%s/%d", name, n), func(b *testing.B) {
+				for b.Loop() {
+					if _, err := p.Layers(g, nil); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkPipeline20k is the layering pipeline's goal: the whole job
+// (parse the graph and nixpkgs' popularity pipeline, run it) on 20,000
+// paths under 0.5 s.
+func BenchmarkPipeline20k(b *testing.B) {
+	data := benchGraph(b, 20000)
+	src := []byte(`[["popularity_contest"], ["limit_layers", 99]]`)
+	for b.Loop() {
+		g, err := Parse(bytes.NewReader(data), "synth.json", "")
+		if err != nil {
+			b.Fatal(err)
+		}
+		p, err := ParsePipeline(src, "pipeline.json")
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := p.Layers(g, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -106,3 +106,61 @@ func FuzzReader(f *testing.F) {
 		}
 	})
 }
+
+// FuzzPipeline: any input parses as a pipeline or fails with one line
+// naming the input, never panics; a pipeline that parses runs on a small
+// graph to layers that hold each path at most once (exactly once unless it
+// removes paths), none empty, or fails with one line naming the input.
+func FuzzPipeline(f *testing.F) {
+	for _, s := range []string{
+		`[["popularity_contest"], ["limit_layers", 99]]`,
+		`[["split_paths", ["B"]], ["over", "main", ["pipe", [["subcomponent_in", ["B"]], ["over", "rest", ["popularity_contest"]]]]], ["flatten"], ["map", ["remove_paths", "Root3"]], ["limit_layers", 5]]`,
+		`[["subcomponent_out", ["B", "Root3"]], ["over", "rest", ["split_every", 2]], ["flatten"], ["reverse"]]`,
+		`[["split_paths", [{"children_of": ["A", "nope"]}, "C"]], ["over", "common", ["popularity_contest"]]]`,
+		`[["split_every", 3], ["map", ["split_every", 1]], ["limit_layers", 2]]`,
+		`[["split_every", 1e3]]`, `[["limit_layers", 0]]`, `[["over", "rest"]]`, `[[]]`, `{}`, `[`, `[["x"]]`,
+		`[["pipe", [["pipe", [["pipe", []]]]]], ["split_every", 99999999999999999999999]]`,
+	} {
+		f.Add([]byte(s))
+	}
+	nodes := edges("Root1 -> A", "A -> B C", "B -> D E G", "C ->", "D ->", "E -> F", "F ->", "G ->", "Root2 -> B", "Root3 -> C")
+	g := graphOf(f, sized(nodes, 3, 1, 4, 1, 5, 9, 2, 6, 5, 3))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		oneLine := func(err error) {
+			if msg := err.Error(); !strings.HasPrefix(msg, "fuzz.json: ") || strings.ContainsAny(msg, "\n") {
+				t.Fatalf("bad message %q", msg)
+			}
+		}
+		p, err := ParsePipeline(data, "fuzz.json")
+		if err != nil {
+			oneLine(err)
+			if !json.Valid(data) && !strings.HasPrefix(err.Error(), "fuzz.json: malformed JSON at byte ") {
+				t.Fatalf("malformed input, but %q", err)
+			}
+			return
+		}
+		if !json.Valid(data) {
+			t.Fatal("malformed input parsed")
+		}
+		layers, err := p.Layers(g, nil)
+		if err != nil {
+			oneLine(err)
+			return
+		}
+		checkPartition(t, g, nil, layers, usesOp(p.steps, opRemovePaths), string(data))
+		again, err := p.Layers(g, nil)
+		if err != nil || !slices.EqualFunc(layers, again, slices.Equal) {
+			t.Fatalf("a second run gives %q, %v; the first %q", again, err, layers)
+		}
+	})
+}
+
+// usesOp reports whether op is among the steps, at any depth.
+func usesOp(steps []*step, op opKind) bool {
+	for _, s := range steps {
+		if s.op == op || s.fn != nil && usesOp([]*step{s.fn}, op) || usesOp(s.steps, op) {
+			return true
+		}
+	}
+	return false
+}

@@ -25,9 +25,19 @@ import (
 // the order, so they are computed exactly: paths with math/big, the sums in
 // fixed-width integers wide enough for the largest.
 func (g *Graph) Popularity() []string {
+	order := g.popularityOrder()
+	out := make([]string, len(order))
+	for i, v := range order {
+		out[i] = g.paths[v]
+	}
+	return out
+}
+
+// popularityOrder is Popularity as path indices.
+func (g *Graph) popularityOrder() []int32 {
 	n := len(g.paths)
 	if n == 0 {
-		return []string{}
+		return []int32{}
 	}
 	p := g.newPopular()
 	score := p.scores()
@@ -57,11 +67,7 @@ func (g *Graph) Popularity() []string {
 		}
 		return strings.Compare(g.paths[a], g.paths[b])
 	})
-	out := make([]string, n)
-	for i, v := range order {
-		out[i] = g.paths[v]
-	}
-	return out
+	return order
 }
 
 // packageName is closure-graph.py's sort key: the path split at "-", its

@@ -202,9 +202,97 @@ func RemoveAll() {
 	mu.Lock()
 	defer mu.Unlock()
 	for tmp := range pending {
-		os.Remove(tmp)
+		os.RemoveAll(tmp) // a file, or a temporary directory of CreateDir
 		delete(pending, tmp)
 	}
+}
+
+// SetName changes the name a file gets on Commit, for an output whose name
+// is known only once it is written (a blob named by its digest). The new
+// name must be in the same directory.
+func (f *File) SetName(path string) error {
+	if f.final == "" || f.direct {
+		return fmt.Errorf("%s: cannot be renamed", DisplayName(f.final))
+	}
+	if filepath.Dir(path) != filepath.Dir(f.target) {
+		return fmt.Errorf("%s: not in the directory of %s", path, f.final)
+	}
+	f.final, f.target = path, path
+	return nil
+}
+
+// Dir is an output directory being written: a temporary directory beside
+// the target, renamed into place on Commit, removed on Abort or by
+// RemoveAll. A process killed outright leaves at most a directory with a
+// name no consumer looks for.
+type Dir struct {
+	// Path is the temporary directory to write into.
+	Path  string
+	final string
+	done  bool
+}
+
+// CreateDir starts an output directory. path must not exist, or be an
+// empty directory (which the output replaces).
+func CreateDir(path string) (*Dir, error) {
+	if fi, err := os.Lstat(path); err == nil {
+		if !fi.IsDir() {
+			return nil, fmt.Errorf("%s: exists and is not a directory", path)
+		}
+		if es, err := os.ReadDir(path); err != nil || len(es) > 0 {
+			return nil, fmt.Errorf("%s: exists and is not empty", path)
+		}
+	}
+	parent, base := filepath.Split(filepath.Clean(path))
+	if parent == "" {
+		parent = "."
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	tmp, err := os.MkdirTemp(parent, "."+base+".tmp-*")
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", path, unwrapPath(err))
+	}
+	pending[tmp] = struct{}{}
+	return &Dir{Path: tmp, final: path}, nil
+}
+
+// Commit gives the directory its name. Files written into it with Create
+// were synced, with their directories, when committed; the directory and
+// its parent are synced here.
+func (d *Dir) Commit() error {
+	if d.done {
+		return nil
+	}
+	d.done = true
+	defer forget(d.Path)
+	if err := os.Chmod(d.Path, 0o755&^umask()); err != nil {
+		os.RemoveAll(d.Path)
+		return fmt.Errorf("write %s: %w", d.final, unwrapPath(err))
+	}
+	if err := syncDir(d.Path); err != nil {
+		os.RemoveAll(d.Path)
+		return fmt.Errorf("write %s: sync: %w", d.final, unwrapPath(err))
+	}
+	// rename(2) itself: os.Rename refuses to replace an empty directory.
+	if err := syscall.Rename(d.Path, d.final); err != nil {
+		os.RemoveAll(d.Path)
+		return fmt.Errorf("rename to %s: %w", d.final, unwrapPath(err))
+	}
+	if err := syncDir(filepath.Dir(filepath.Clean(d.final))); err != nil {
+		return fmt.Errorf("write %s: sync its directory: %w", d.final, unwrapPath(err))
+	}
+	return nil
+}
+
+// Abort removes the temporary directory; after Commit it does nothing.
+func (d *Dir) Abort() {
+	if d.done {
+		return
+	}
+	d.done = true
+	os.RemoveAll(d.Path)
+	forget(d.Path)
 }
 
 // WriteFile writes data to path atomically ("-" writes to stdout).

@@ -157,3 +157,72 @@ func TestCommitSyncs(t *testing.T) {
 		t.Errorf("temporary files left: %v", l)
 	}
 }
+
+// TestDir: an output directory appears whole on Commit (replacing an
+// empty directory), is removed by Abort and by RemoveAll, and refuses a
+// target that is a file or a directory with something in it.
+func TestDir(t *testing.T) {
+	top := t.TempDir()
+	target := filepath.Join(top, "layout")
+	d, err := CreateDir(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := Create(filepath.Join(d.Path, "blob"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("data")
+	if err := f.SetName(filepath.Join(d.Path, "sha256-x")); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.SetName(filepath.Join(top, "elsewhere")); err == nil {
+		t.Error("SetName moved a file to another directory")
+	}
+	if err := f.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(target); err == nil {
+		t.Fatal("the directory exists before Commit")
+	}
+	if err := d.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(target, "sha256-x")); err != nil || string(b) != "data" {
+		t.Fatalf("committed directory holds %q: %v", b, err)
+	}
+	if l := leftovers(t, top); len(l) != 0 {
+		t.Errorf("temporary entries left: %v", l)
+	}
+
+	if _, err := CreateDir(target); err == nil || !strings.Contains(err.Error(), "not empty") {
+		t.Errorf("a directory with files: %v", err)
+	}
+	if _, err := CreateDir(filepath.Join(target, "sha256-x")); err == nil || !strings.Contains(err.Error(), "not a directory") {
+		t.Errorf("a file: %v", err)
+	}
+	empty := filepath.Join(top, "empty")
+	os.Mkdir(empty, 0o755)
+	e, err := CreateDir(empty)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(e.Path, "x"), nil, 0o644)
+	if err := e.Commit(); err != nil {
+		t.Fatalf("over an empty directory: %v", err)
+	}
+
+	a, _ := CreateDir(filepath.Join(top, "aborted"))
+	a.Abort()
+	r, _ := CreateDir(filepath.Join(top, "interrupted"))
+	os.WriteFile(filepath.Join(r.Path, "x"), nil, 0o644)
+	RemoveAll()
+	if l := leftovers(t, top); len(l) != 0 {
+		t.Errorf("temporary entries left after Abort and RemoveAll: %v", l)
+	}
+	for _, n := range []string{"aborted", "interrupted"} {
+		if _, err := os.Stat(filepath.Join(top, n)); err == nil {
+			t.Errorf("%s exists", n)
+		}
+	}
+}

@@ -19,6 +19,7 @@
 package image
 
 import (
+	"archive/tar"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
@@ -57,9 +58,10 @@ type Layer struct {
 	// it instead of compressing again or, for a docker-archive, keep it
 	// as it is.
 	Stored *Blob
-	// Comment says what the layer holds, for the config's history
-	// ("store paths: [...]"); "" when unknown.
-	Comment string
+	// Member is the header of the docker-archive member the layer was
+	// read from, when it was: nixpkgs' stream_layered_image.py copies a
+	// base image's layers with their own headers.
+	Member *tar.Header
 }
 
 // Stream writes the uncompressed tar of the layer to w.
@@ -93,6 +95,10 @@ type Image struct {
 	// Names are "name:tag" references as given (not normalised: a
 	// docker-archive records them as the user wrote them).
 	Names []string
+	// RefNames are the OCI ref.name annotations of the index entries
+	// that lead to the image (a tag, or a full name): what oci:DIR:REF
+	// finds it by.
+	RefNames []string
 	// Source names where the image came from, in messages ("" for an
 	// image being built).
 	Source string

@@ -8,15 +8,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"time"
 
 	"github.com/go-dockertools/dockertools/lib/assemble"
-	"github.com/go-dockertools/dockertools/lib/atomicfile"
 	"github.com/go-dockertools/dockertools/lib/cmdrun"
-	"github.com/go-dockertools/dockertools/lib/compress"
+	"github.com/go-dockertools/dockertools/lib/image"
 	"github.com/go-dockertools/dockertools/lib/imageconfig"
+	"github.com/go-dockertools/dockertools/lib/imagefile"
 	"github.com/urfave/cli/v2"
 )
 
@@ -44,26 +43,37 @@ Drop-in: --nixpkgs-conf takes the conf.json nixpkgs' streamLayeredImage hands
 to stream_layered_image.py and writes the same bytes that script writes,
 building the store layers straight from the store.
 
-The archive goes to stdout, or to -o FILE (atomically); with -o, stdout gets
-one JSON line: {"name", "tag", "imageID", "diffIDs"}.
+Formats (--format, named as skopeo's transports): docker-archive (default;
+what docker load reads, --compress compresses it whole), oci (an OCI layout
+directory at -o DIR, new or one to add the image to) and oci-archive (a tar
+of one); the OCI formats compress each layer blob (--layer-compression,
+default gzip) and name the image in index.json by each --tag. The base image
+(--from-image) may be any of them.
+
+The image goes to stdout, or to -o FILE (atomically: complete or absent);
+with -o, stdout gets one JSON line: {"name", "tag", "imageID", "diffIDs"}.
 
 Examples:
   assemble-image --tag hello --config config.json layers/*.json -o hello.tar
   cat layers/*.json | assemble-image --tag hello:1.0 --compress gzip > hello.tar.gz
-  assemble-image --nixpkgs-conf conf.json | docker load`,
+  assemble-image --nixpkgs-conf conf.json | docker load
+  assemble-image --tag hello:1.0 --tag hello:latest --format oci -o hello-oci layers/*.json`,
 		Version:         cmdrun.Version,
 		HideHelpCommand: true,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the archive to `FILE` (\"-\": stdout)"},
-			&cli.StringFlag{Name: "tag", Usage: "image `NAME[:TAG]` (native mode)"},
+			&cli.StringSliceFlag{Name: "tag", Usage: "image `NAME[:TAG]` (native mode; again for more names)"},
 			&cli.StringFlag{Name: "config", Usage: "image config object (Cmd, Env, ...) from `FILE`"},
 			&cli.StringFlag{Name: "created", Value: assemble.DefaultCreated, Usage: "creation `TIME`: RFC 3339 or \"now\""},
 			&cli.StringFlag{Name: "arch", Usage: "image `ARCH` (default: the base image's, else this machine's)"},
 			&cli.StringFlag{Name: "variant", Usage: "architecture `VARIANT` (v7 for 32-bit ARM)"},
-			&cli.StringFlag{Name: "from-image", Usage: "base image archive `FILE` (docker save, nixpkgs or this toolkit; plain, gzip or zstd)"},
+			&cli.StringFlag{Name: "from-image", Usage: "base image `FILE` or layout: docker-archive (docker save, nixpkgs, this toolkit; plain, gzip or zstd), oci-archive or OCI layout"},
 			&cli.StringFlag{Name: "from-image-tag", Usage: "pick the base image tagged `NAME[:TAG]` (default tag: latest) in a multi-image archive"},
 			&cli.IntFlag{Name: "max-layers", Value: assemble.DefaultMaxLayers, Usage: "refuse images with more than `N` layers"},
-			&cli.StringFlag{Name: "compress", Value: "none", Usage: "compress the archive: `none`, gzip or zstd"},
+			&cli.StringFlag{Name: "format", Value: "docker-archive", Usage: "write a `FORMAT`: docker-archive, oci (a layout directory at -o DIR) or oci-archive"},
+			&cli.StringFlag{Name: "compress", Value: "none", Usage: "compress the docker-archive whole: `KIND` none, gzip or zstd"},
+			&cli.StringFlag{Name: "layer-compression", Value: "gzip", Usage: "with --format oci or oci-archive: compress each layer blob: `KIND` none, gzip or zstd"},
+			&cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Value: 2, Usage: "with an OCI format: compress `N` layers at once"},
 			&cli.StringFlag{Name: "nixpkgs-conf", Usage: "build from nixpkgs' stream_layered_image.py `conf.json`"},
 			&cli.StringFlag{Name: "repo-tag", Aliases: []string{"t"}, Usage: "with --nixpkgs-conf: override the conf's repo_tag with `NAME:TAG`"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print no informational messages"},
@@ -76,16 +86,14 @@ Examples:
 
 func run(c *cli.Context) error {
 	log := &cmdrun.Log{Quiet: c.Bool("quiet")}
-	kind, err := compress.ParseKind(c.String("compress"))
+	opts, err := imagefile.ParseOptions(cmdrun.Given(c, "format"), cmdrun.Given(c, "compress"), cmdrun.Given(c, "layer-compression"))
 	if err != nil {
-		return cmdrun.Usage(fmt.Errorf("--compress: %w", err))
+		return cmdrun.Usage(err)
 	}
 	if c.Int("max-layers") < 1 {
 		return cmdrun.Usagef("--max-layers must be at least 1")
 	}
-	outName := c.String("output")
-
-	var build func(w io.Writer) (assemble.Result, error)
+	var b *assemble.Built
 	if conf := c.String("nixpkgs-conf"); conf != "" {
 		for _, f := range []string{"tag", "config", "from-image", "arch", "variant"} {
 			if c.IsSet(f) {
@@ -95,33 +103,37 @@ func run(c *cli.Context) error {
 		if c.NArg() > 0 {
 			return cmdrun.Usagef("--nixpkgs-conf takes no layer descriptors")
 		}
-		opts := assemble.NixpkgsOptions{RepoTag: c.String("repo-tag"), MaxLayers: c.Int("max-layers"), Compress: kind, Log: log.Printf}
-		build = func(w io.Writer) (assemble.Result, error) { return assemble.Nixpkgs(w, conf, opts) }
+		b, err = assemble.Nixpkgs(conf, assemble.NixpkgsOptions{RepoTag: c.String("repo-tag"), MaxLayers: c.Int("max-layers"), Log: log.Printf})
 	} else {
-		spec, err := nativeSpec(c, kind, log)
-		if err != nil {
-			return err
+		var spec assemble.NativeSpec
+		if spec, err = nativeSpec(c, log); err == nil {
+			b, err = assemble.Native(spec)
 		}
-		build = func(w io.Writer) (assemble.Result, error) { return assemble.Native(w, spec) }
 	}
-
-	out, err := atomicfile.Create(outName)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	o := b.Options(opts.Format)
+	o.Compress, o.LayerCompression, o.Jobs = opts.Compress, opts.LayerCompression, c.Int("jobs")
+	out, err := imagefile.Create(c.String("output"), o)
 	if err != nil {
 		return err
 	}
 	defer out.Abort()
-	res, err := build(out)
-	var we *assemble.WriteError
+	err = out.Add(b.Image)
+	if err == nil {
+		err = out.Commit()
+	}
+	var we *image.WriteError
 	if errors.As(err, &we) {
-		return fmt.Errorf("write %s: %w", atomicfile.DisplayName(outName), unwrapPath(we.Err))
+		return fmt.Errorf("write %s: %w", out.Name, unwrapPath(we.Err))
 	}
 	if err != nil {
 		return err
 	}
-	if err := out.Commit(); err != nil {
-		return err
-	}
-	log.Printf("Wrote %s:%s (image ID %s) to %s", res.Name, res.Tag, res.ImageID, atomicfile.DisplayName(outName))
+	res := b.Result
+	log.Printf("Wrote %s:%s (image ID %s) to %s", res.Name, res.Tag, res.ImageID, out.Name)
 	if out.IsStdout() {
 		return nil
 	}
@@ -130,16 +142,16 @@ func run(c *cli.Context) error {
 	return err
 }
 
-func nativeSpec(c *cli.Context, kind compress.Kind, log *cmdrun.Log) (assemble.NativeSpec, error) {
+func nativeSpec(c *cli.Context, log *cmdrun.Log) (assemble.NativeSpec, error) {
 	spec := assemble.NativeSpec{
-		Tag: c.String("tag"), Arch: c.String("arch"), Variant: c.String("variant"),
+		Tags: c.StringSlice("tag"), Arch: c.String("arch"), Variant: c.String("variant"),
 		FromImage: c.String("from-image"), FromImageTag: c.String("from-image-tag"),
-		MaxLayers: c.Int("max-layers"), Compress: kind, Log: log.Printf,
+		MaxLayers: c.Int("max-layers"), Log: log.Printf,
 	}
 	if c.IsSet("repo-tag") {
 		return spec, cmdrun.Usagef("--repo-tag goes with --nixpkgs-conf; use --tag")
 	}
-	if spec.Tag == "" {
+	if len(spec.Tags) == 0 {
 		return spec, cmdrun.Usagef("--tag NAME[:TAG] is required (or --nixpkgs-conf)")
 	}
 	created, err := parseCreated(c.String("created"))

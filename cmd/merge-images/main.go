@@ -9,10 +9,9 @@ import (
 	"os"
 	"strings"
 
-	"github.com/go-dockertools/dockertools/lib/atomicfile"
 	"github.com/go-dockertools/dockertools/lib/cmdrun"
-	"github.com/go-dockertools/dockertools/lib/compress"
-	"github.com/go-dockertools/dockertools/lib/dockerarchive"
+	"github.com/go-dockertools/dockertools/lib/image"
+	"github.com/go-dockertools/dockertools/lib/imagefile"
 	"github.com/go-dockertools/dockertools/lib/merge"
 	"github.com/go-dockertools/dockertools/lib/reference"
 	"github.com/urfave/cli/v2"
@@ -59,7 +58,9 @@ Examples:
 		HideHelpCommand: true,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the archive to `FILE` (\"-\": stdout)"},
-			&cli.StringFlag{Name: "compress", Value: "none", Usage: "compress the archive: `KIND` none, gzip or zstd"},
+			&cli.StringFlag{Name: "format", Value: "docker-archive", Usage: "write a `FORMAT`: docker-archive, oci (a layout directory at -o DIR) or oci-archive"},
+			&cli.StringFlag{Name: "compress", Value: "none", Usage: "compress the docker-archive whole: `KIND` none, gzip or zstd"},
+			&cli.StringFlag{Name: "layer-compression", Value: "gzip", Usage: "with --format oci or oci-archive: compress each layer blob: `KIND` none, gzip or zstd"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print no informational messages"},
 			&cli.BoolFlag{Name: "list", Usage: "describe the archives' images (one JSON line each) instead of merging"},
 			&cli.BoolFlag{Name: "store-paths", Usage: "with --list: also the store paths each image's layers hold"},
@@ -73,10 +74,11 @@ Examples:
 }
 
 func run(c *cli.Context) error {
-	kind, err := compress.ParseKind(c.String("compress"))
+	opts, err := imagefile.ParseOptions(cmdrun.Given(c, "format"), cmdrun.Given(c, "compress"), cmdrun.Given(c, "layer-compression"))
 	if err != nil {
-		return cmdrun.Usagef("--compress: %v", err)
+		return cmdrun.Usage(err)
 	}
+	opts.Mtime = 1
 	inputs := c.Args().Slice()
 	if len(inputs) == 0 {
 		return cmdrun.Usagef("no archive to merge (try --help)")
@@ -89,35 +91,36 @@ func run(c *cli.Context) error {
 			return cmdrun.Usagef("--%s goes with --list", f)
 		}
 	}
-	outName := c.String("output")
-	out, err := atomicfile.Create(outName)
+	out, err := imagefile.Create(c.String("output"), opts)
 	if err != nil {
 		return err
 	}
 	defer out.Abort()
-	res, err := merge.Merge(out, inputs, merge.Options{Compress: kind})
-	var we *merge.WriteError
+	res, err := merge.Merge(out, inputs)
+	if err == nil {
+		err = out.Commit()
+	}
+	var we *image.WriteError
 	if errors.As(err, &we) {
-		return fmt.Errorf("write %s: %w", atomicfile.DisplayName(outName), we.Err)
+		return fmt.Errorf("write %s: %w", out.Name, we.Err)
 	}
 	if err != nil {
-		return err
-	}
-	if err := out.Commit(); err != nil {
 		return err
 	}
 	log := &cmdrun.Log{Quiet: c.Bool("quiet")}
 	for _, n := range res.Notes {
 		log.Printf("%s", n)
 	}
-	log.Printf("merged %d images (%d tags, %d layers) from %d archives into %s", res.Images, res.Tags, res.Layers, len(inputs), atomicfile.DisplayName(outName))
+	log.Printf("merged %d images (%d tags, %d layers) from %d archives into %s", res.Images, res.Tags, res.Layers, len(inputs), out.Name)
 	return nil
 }
 
-// list prints one JSON line per image of the archives.
+// list prints one JSON line per image of the files.
 func list(c *cli.Context, inputs []string) error {
-	if c.IsSet("output") || c.IsSet("compress") {
-		return cmdrun.Usagef("--list writes no archive: -o and --compress do not go with it")
+	for _, f := range []string{"output", "compress", "format", "layer-compression"} {
+		if c.IsSet(f) {
+			return cmdrun.Usagef("--list writes no archive: --%s does not go with it", f)
+		}
 	}
 	tag := c.String("tag")
 	if tag != "" {
@@ -128,30 +131,25 @@ func list(c *cli.Context, inputs []string) error {
 	found := false
 	enc := json.NewEncoder(os.Stdout)
 	for _, name := range inputs {
-		ar, err := dockerarchive.Open(name)
+		f, err := imagefile.Open(name)
 		if err != nil {
 			return err
 		}
-		images := ar.Images
+		images := f.Images
 		if tag != "" {
-			im, err := ar.FindImage(tag)
-			var none *dockerarchive.NoImageError
-			if errors.As(err, &none) {
-				ar.Close()
-				continue
+			images = nil
+			for _, im := range f.Images {
+				if imagefile.Matches(im, tag) {
+					images = append(images, im)
+				}
 			}
-			if err != nil {
-				ar.Close()
-				return err
-			}
-			images = []dockerarchive.Image{*im}
 		}
-		for i := range images {
-			s := ar.Summarize(&images[i])
+		for _, im := range images {
+			s := f.Summarize(im)
 			if c.Bool("store-paths") {
-				if s.StorePaths, err = images[i].StorePaths(c.String("store-dir")); err != nil {
-					ar.Close()
-					return fmt.Errorf("%s: %w", name, err)
+				if s.StorePaths, err = imagefile.StorePaths(im, c.String("store-dir")); err != nil {
+					f.Close()
+					return fmt.Errorf("%s: %w", f.Name, err)
 				}
 				if s.StorePaths == nil {
 					s.StorePaths = []string{}
@@ -159,11 +157,11 @@ func list(c *cli.Context, inputs []string) error {
 			}
 			found = true
 			if err := enc.Encode(s); err != nil {
-				ar.Close()
+				f.Close()
 				return fmt.Errorf("write stdout: %w", err)
 			}
 		}
-		ar.Close()
+		f.Close()
 	}
 	if tag != "" && !found {
 		return fmt.Errorf("no image tagged %q in %s", tag, strings.Join(inputs, ", "))

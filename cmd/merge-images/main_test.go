@@ -18,6 +18,7 @@ import (
 
 	"github.com/go-dockertools/dockertools/lib/compress"
 	"github.com/go-dockertools/dockertools/lib/dockerarchive"
+	"github.com/go-dockertools/dockertools/lib/imagefile"
 	"github.com/go-dockertools/dockertools/lib/merge/mergetest"
 	"github.com/go-dockertools/dockertools/lib/testutil"
 	"github.com/opencontainers/go-digest"
@@ -872,9 +873,9 @@ func TestList(t *testing.T) {
 	mergetest.WriteArchive(t, s, compress.Gzip, store)
 
 	r := runTool(t, dir, "--list", a, s)
-	var got []dockerarchive.Summary
+	var got []imagefile.Summary
 	for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
-		var sum dockerarchive.Summary
+		var sum imagefile.Summary
 		if err := json.Unmarshal([]byte(line), &sum); err != nil {
 			t.Fatalf("line %q: %v", line, err)
 		}
@@ -936,7 +937,7 @@ func TestListTagSpellings(t *testing.T) {
 			}
 			continue
 		}
-		var sum dockerarchive.Summary
+		var sum imagefile.Summary
 		if r.code != 0 || strings.Count(r.stdout, "\n") != 1 || json.Unmarshal([]byte(r.stdout), &sum) != nil || sum.ImageID != c.want {
 			t.Errorf("--tag %s: exit %d, stdout %q, stderr %q; want image %s", c.tag, r.code, r.stdout, r.stderr, c.want)
 		}

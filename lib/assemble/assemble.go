@@ -1,17 +1,20 @@
-// Package assemble puts layers and a config together into an image archive
-// that docker load accepts, streaming it. It has two front doors over one
-// way of writing: Native takes layer descriptors from path-to-layer and an
-// image config; Nixpkgs takes the conf.json nixpkgs' streamLayeredImage
-// hands to stream_layered_image.py and writes exactly the bytes that script
-// writes, building the store layers straight from the store.
+// Package assemble puts layers and a config together into an image of the
+// lib/image model, ready for any of imagefile's writers. It has two front
+// doors: Native takes layer descriptors from path-to-layer and an image
+// config; Nixpkgs takes the conf.json nixpkgs' streamLayeredImage hands to
+// stream_layered_image.py and gives the image whose docker-archive is
+// exactly the bytes that script writes, its store layers built straight
+// from the store.
 package assemble
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 
 	"github.com/go-dockertools/dockertools/lib/compress"
+	"github.com/go-dockertools/dockertools/lib/dockerarchive"
+	"github.com/go-dockertools/dockertools/lib/image"
+	"github.com/go-dockertools/dockertools/lib/imagefile"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -35,47 +38,43 @@ func (l Logger) printf(format string, args ...any) {
 	}
 }
 
-// WriteError is a failure to write the archive to its destination, as
-// opposed to a problem with an input, so a caller can name its output in
-// the message.
-type WriteError struct{ Err error }
+// Built is an image ready to be written, with what its docker-archive
+// looks like (nixpkgs' bytes, or docker save's) and what to report.
+type Built struct {
+	Image  *image.Image
+	Result Result
+	Style  dockerarchive.Style
+	Mtime  int64 // of a docker-archive's members
+	base   *imagefile.File
+}
 
-func (e *WriteError) Error() string { return "write: " + e.Err.Error() }
-func (e *WriteError) Unwrap() error { return e.Err }
-
-// destWriter marks the destination's errors as WriteErrors.
-type destWriter struct{ w io.Writer }
-
-func (d destWriter) Write(p []byte) (int, error) {
-	n, err := d.w.Write(p)
-	if err != nil {
-		err = &WriteError{err}
+// Close releases the base image the layers may be read from.
+func (b *Built) Close() error {
+	if b.base == nil {
+		return nil
 	}
-	return n, err
+	return b.base.Close()
 }
 
-// output wraps the destination: optional whole-stream compression, and a
-// buffer so small members do not each cost a write.
-type output struct {
-	io.Writer
-	buf *bufio.Writer
-	zw  io.WriteCloser
+// Options are the writer options that make the image's archive look as
+// the build wants it, in the given format.
+func (b *Built) Options(format imagefile.Format) imagefile.Options {
+	return imagefile.Options{Format: format, Style: b.Style, Mtime: b.Mtime}
 }
 
-func newOutput(w io.Writer, kind compress.Kind) (*output, error) {
-	buf := bufio.NewWriterSize(destWriter{w}, 1<<20)
-	zw, err := compress.NewWriter(buf, kind)
+// WriteArchive writes the image as a docker-archive to w, compressed
+// whole as kind says.
+func (b *Built) WriteArchive(w io.Writer, kind compress.Kind) error {
+	o := b.Options(imagefile.DockerArchive)
+	o.Compress = kind
+	aw, err := imagefile.NewWriter(w, o)
 	if err != nil {
-		return nil, err
-	}
-	return &output{Writer: zw, buf: buf, zw: zw}, nil
-}
-
-func (o *output) close() error {
-	if err := o.zw.Close(); err != nil {
 		return err
 	}
-	return o.buf.Flush()
+	if err := aw.Add(b.Image); err != nil {
+		return err
+	}
+	return aw.Close()
 }
 
 func checkLayerCount(total, max int) error {

@@ -65,7 +65,7 @@ func TestNativeChecksCarriedEntrypoint(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var buf bytes.Buffer
-			_, err := assemble.Native(&buf, assemble.NativeSpec{Tag: "app:1", Arch: c.arch, Layers: c.layers, Config: entrypoint(c.entry)})
+			_, err := writeNative(&buf, assemble.NativeSpec{Tags: []string{"app:1"}, Arch: c.arch, Layers: c.layers, Config: entrypoint(c.entry)})
 			if c.want == "" {
 				if err != nil {
 					t.Fatalf("refused: %v", err)
@@ -86,7 +86,7 @@ func TestNativeChecksCarriedEntrypoint(t *testing.T) {
 	if runtime.GOARCH == "arm64" {
 		other = x86
 	}
-	if _, err := assemble.Native(&bytes.Buffer{}, assemble.NativeSpec{Tag: "app:1", Layers: []assemble.Descriptor{progs}, Config: entrypoint(other)}); err == nil {
+	if _, err := writeNative(&bytes.Buffer{}, assemble.NativeSpec{Tags: []string{"app:1"}, Layers: []assemble.Descriptor{progs}, Config: entrypoint(other)}); err == nil {
 		t.Errorf("default architecture: %s accepted", other)
 	}
 }

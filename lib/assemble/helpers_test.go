@@ -84,11 +84,32 @@ func writeLayer(t *testing.T, file string, write func(io.Writer) (layer.Result, 
 	return assemble.Descriptor{File: file, DiffID: res.DiffID, Size: res.Size, Paths: paths}
 }
 
+// writeNative builds spec and writes its docker-archive to w, compressed
+// whole as kind says (none when not given): what assemble-image does.
+func writeNative(w io.Writer, spec assemble.NativeSpec, kind ...compress.Kind) (assemble.Result, error) {
+	b, err := assemble.Native(spec)
+	if err != nil {
+		return assemble.Result{}, err
+	}
+	defer b.Close()
+	return b.Result, b.WriteArchive(w, append(kind, compress.None)[0])
+}
+
+// writeNixpkgs builds the conf's image and writes its docker-archive to w.
+func writeNixpkgs(w io.Writer, conf string, opts assemble.NixpkgsOptions, kind ...compress.Kind) (assemble.Result, error) {
+	b, err := assemble.Nixpkgs(conf, opts)
+	if err != nil {
+		return assemble.Result{}, err
+	}
+	defer b.Close()
+	return b.Result, b.WriteArchive(w, append(kind, compress.None)[0])
+}
+
 // native builds spec into memory.
-func native(t *testing.T, spec assemble.NativeSpec) ([]byte, assemble.Result) {
+func native(t *testing.T, spec assemble.NativeSpec, kind ...compress.Kind) ([]byte, assemble.Result) {
 	t.Helper()
 	var buf bytes.Buffer
-	res, err := assemble.Native(&buf, spec)
+	res, err := writeNative(&buf, spec, kind...)
 	if err != nil {
 		t.Fatalf("Native: %v", err)
 	}

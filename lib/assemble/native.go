@@ -1,7 +1,6 @@
 package assemble
 
 import (
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,9 +8,10 @@ import (
 	"os"
 	"sort"
 
-	"github.com/go-dockertools/dockertools/lib/compress"
 	"github.com/go-dockertools/dockertools/lib/dockerarchive"
+	"github.com/go-dockertools/dockertools/lib/image"
 	"github.com/go-dockertools/dockertools/lib/imageconfig"
+	"github.com/go-dockertools/dockertools/lib/imagefile"
 	"github.com/go-dockertools/dockertools/lib/pyjson"
 	"github.com/go-dockertools/dockertools/lib/reference"
 	"github.com/opencontainers/go-digest"
@@ -102,62 +102,86 @@ const DefaultCreated = "1970-01-01T00:00:01Z"
 
 // NativeSpec is what Native builds.
 type NativeSpec struct {
-	Tag          string             // "name" or "name:tag"; without a tag, one is derived from the content
+	// Tags are "name" or "name:tag"; a name without a tag gets one
+	// derived from the content. The first is the Result's.
+	Tags         []string
 	Config       imageconfig.Config // may be nil
 	Created      string             // RFC 3339; "" means DefaultCreated
 	Arch         string             // "" means the base image's, else this machine's
 	Variant      string
 	Layers       []Descriptor // bottom first
-	FromImage    string       // base image archive, or ""
+	FromImage    string       // base image (docker-archive, oci-archive or OCI layout), or ""
 	FromImageTag string
 	MaxLayers    int
-	Compress     compress.Kind
 	Log          Logger
 }
 
-// Native writes the image archive of spec to w.
-func Native(w io.Writer, spec NativeSpec) (Result, error) {
-	ref, err := reference.Parse(spec.Tag)
-	if err != nil {
-		return Result{}, err
+// Native builds the image spec describes, checking every input before a
+// byte is written: descriptors against their layer files' sizes, a
+// layer file repeated against its descriptor, the base image's names,
+// the entrypoint against the architecture. Close the result when done.
+func Native(spec NativeSpec) (*Built, error) {
+	if len(spec.Tags) == 0 {
+		return nil, fmt.Errorf("no image name")
+	}
+	var refs []reference.Ref
+	for _, t := range spec.Tags {
+		ref, err := reference.Parse(t)
+		if err != nil {
+			return nil, err
+		}
+		refs = append(refs, ref)
 	}
 	if spec.Created == "" {
 		spec.Created = DefaultCreated
 	}
-	for _, d := range spec.Layers {
-		if err := d.check(); err != nil {
-			return Result{}, err
-		}
-		fi, err := os.Stat(d.File)
+	own := make([]image.Layer, len(spec.Layers))
+	for i, d := range spec.Layers {
+		l, err := d.Layer()
 		if err != nil {
-			return Result{}, fmt.Errorf("layer %s: %w", d.File, unwrapPath(err))
+			return nil, err
 		}
-		if fi.Size() != d.Size {
-			return Result{}, fmt.Errorf("layer %s is %d bytes, its descriptor says %d", d.File, fi.Size(), d.Size)
+		own[i] = logged(l, spec.Log, "Adding layer %d from %s", i+1, d.File)
+	}
+	// A layer repeated is stored once: its other copies are checked here.
+	seen := map[digest.Digest]bool{}
+	for i, l := range own {
+		if seen[l.DiffID] {
+			if err := spec.Layers[i].checkFile(); err != nil {
+				return nil, err
+			}
 		}
+		seen[l.DiffID] = true
 	}
 
+	b := &Built{Style: dockerarchive.Native, Mtime: 1}
 	var base imageconfig.Base
-	var baseImage *dockerarchive.Image
+	var baseLayers []image.Layer
 	if spec.FromImage != "" {
-		ar, err := dockerarchive.Open(spec.FromImage)
+		f, err := imagefile.Open(spec.FromImage)
 		if err != nil {
-			return Result{}, fmt.Errorf("base image %w", err)
+			return nil, fmt.Errorf("base image %w", err)
 		}
-		defer ar.Close()
-		if baseImage, err = ar.FindImage(spec.FromImageTag); err != nil {
-			return Result{}, fmt.Errorf("base image: %w", err)
+		b.base = f
+		bim, err := f.Find(spec.FromImageTag)
+		if err != nil {
+			b.Close()
+			return nil, fmt.Errorf("base image: %w", err)
 		}
-		if base, err = imageconfig.ParseBase(baseImage.Config); err != nil {
-			return Result{}, fmt.Errorf("base image %s: %w", spec.FromImage, err)
+		if base, err = imageconfig.ParseBase(bim.Config); err != nil {
+			b.Close()
+			return nil, fmt.Errorf("base image %s: %w", spec.FromImage, err)
+		}
+		for i, l := range bim.Layers {
+			baseLayers = append(baseLayers, logged(l, spec.Log, "Adding base layer %d from %s", i+1, spec.FromImage))
 		}
 	}
-	var baseLayers []dockerarchive.Layer
-	if baseImage != nil {
-		baseLayers = baseImage.Layers
+	fail := func(err error) (*Built, error) {
+		b.Close()
+		return nil, err
 	}
 	if err := checkLayerCount(len(baseLayers)+len(spec.Layers), spec.MaxLayers); err != nil {
-		return Result{}, err
+		return fail(err)
 	}
 
 	cfg := spec.Config
@@ -166,7 +190,7 @@ func Native(w io.Writer, spec NativeSpec) (Result, error) {
 	}
 	arch, variant := spec.Arch, spec.Variant
 	if arch != "" && base.Arch != "" && base.Arch != arch {
-		return Result{}, fmt.Errorf("base image %s is for %s, the image is for %s: a container would mix architectures", spec.FromImage, base.Arch, arch)
+		return fail(fmt.Errorf("base image %s is for %s, the image is for %s: a container would mix architectures", spec.FromImage, base.Arch, arch))
 	}
 	if arch == "" {
 		inherited, v := base.Arch, base.Variant
@@ -182,78 +206,97 @@ func Native(w io.Writer, spec NativeSpec) (Result, error) {
 		variant = "v7" // what docker assumes of 32-bit ARM
 	}
 	if err := imageconfig.CheckExecutable(cfg, arch, carried(spec.Layers)); err != nil {
-		return Result{}, err
+		return fail(err)
 	}
 
-	im := imageconfig.Image{
+	ic := imageconfig.Image{
 		Created: spec.Created, Architecture: arch, Variant: variant, OS: "linux",
 		Config: cfg.JSON(), RootFS: imageconfig.RootFS{Type: "layers"},
 	}
-	if baseImage != nil {
-		im.History = append(im.History, base.LayerHistory(spec.Created)...)
+	if spec.FromImage != "" {
+		ic.History = append(ic.History, base.LayerHistory(spec.Created)...)
 		for _, l := range baseLayers {
-			im.RootFS.DiffIDs = append(im.RootFS.DiffIDs, l.DiffID)
+			ic.RootFS.DiffIDs = append(ic.RootFS.DiffIDs, l.DiffID)
 		}
 	}
 	for _, d := range spec.Layers {
-		im.RootFS.DiffIDs = append(im.RootFS.DiffIDs, d.DiffID)
-		im.History = append(im.History, imageconfig.History{Created: spec.Created, CreatedBy: "assemble-image", Comment: layerComment(d)})
+		ic.RootFS.DiffIDs = append(ic.RootFS.DiffIDs, d.DiffID)
+		ic.History = append(ic.History, imageconfig.History{Created: spec.Created, CreatedBy: "assemble-image", Comment: layerComment(d)})
 	}
-	blob := im.JSON()
+	blob := ic.JSON()
 	id := digest.FromBytes(blob)
-	if ref.Tag == "" {
-		ref.Tag = id.Encoded()[:32]
-	}
-	res := Result{Name: ref.Name, Tag: ref.Tag, ImageID: id, DiffIDs: im.RootFS.DiffIDs}
-
-	out, err := newOutput(w, spec.Compress)
-	if err != nil {
-		return Result{}, err
-	}
-	aw := dockerarchive.NewWriter(out, 1)
 	var names []string
-	// A layer repeated is stored once, but every copy is checked.
-	stored := map[digest.Digest]bool{}
-	for i, l := range baseLayers {
-		spec.Log.printf("Adding base layer %d from %s", i+1, l.Name)
-		if stored[l.DiffID] {
-			if err := l.Verify(); err != nil {
-				return Result{}, err
-			}
+	for i := range refs {
+		if refs[i].Tag == "" {
+			refs[i].Tag = id.Encoded()[:32]
 		}
-		stored[l.DiffID] = true
-		name, err := aw.WriteLayer(l.DiffID, l.Size(), l.CopyTo)
-		if err != nil {
-			return Result{}, err
-		}
-		names = append(names, name)
+		names = append(names, refs[i].String())
 	}
-	for i, d := range spec.Layers {
-		spec.Log.printf("Adding layer %d from %s", len(baseLayers)+i+1, d.File)
-		if stored[d.DiffID] {
-			if err := copyLayerFile(io.Discard, d); err != nil {
-				return Result{}, err
-			}
-		}
-		stored[d.DiffID] = true
-		name, err := aw.WriteLayer(d.DiffID, d.Size, func(w io.Writer) error { return copyLayerFile(w, d) })
-		if err != nil {
-			return Result{}, err
-		}
-		names = append(names, name)
+	b.Image = &image.Image{Config: blob, Layers: append(baseLayers, own...), Names: names}
+	b.Result = Result{Name: refs[0].Name, Tag: refs[0].Tag, ImageID: id, DiffIDs: ic.RootFS.DiffIDs}
+	return b, nil
+}
+
+// Layer is the descriptor's layer: its file, checked against it (its
+// size now, its bytes as they are written: exactly its size, stopped
+// there if the file grew).
+func (d Descriptor) Layer() (image.Layer, error) {
+	if err := d.check(); err != nil {
+		return image.Layer{}, err
 	}
-	configName, err := aw.WriteConfig(blob)
+	fi, err := os.Stat(d.File)
 	if err != nil {
-		return Result{}, err
+		return image.Layer{}, fmt.Errorf("layer %s: %w", d.File, unwrapPath(err))
 	}
-	aw.AddImage(configName, []string{ref.String()}, names)
-	if err := aw.Close(); err != nil {
-		return Result{}, err
+	if fi.Size() != d.Size {
+		return image.Layer{}, fmt.Errorf("layer %s is %d bytes, its descriptor says %d", d.File, fi.Size(), d.Size)
 	}
-	if err := out.close(); err != nil {
-		return Result{}, err
+	copyFile := func(w io.Writer) error {
+		f, err := os.Open(d.File)
+		if err != nil {
+			return fmt.Errorf("layer %s: %w", d.File, unwrapPath(err))
+		}
+		defer f.Close()
+		_, err = image.Copy(w, f, "layer "+d.File)
+		return err
 	}
-	return res, nil
+	want := image.Want{Digest: d.DiffID, Size: d.Size, By: "its descriptor"}
+	return image.Layer{DiffID: d.DiffID, Size: d.Size, Source: image.Generated("layer "+d.File, copyFile, want)}, nil
+}
+
+// checkFile reads the descriptor's layer file through, checking it.
+func (d Descriptor) checkFile() error {
+	l, err := d.Layer()
+	if err != nil {
+		return err
+	}
+	return l.Stream(io.Discard)
+}
+
+// logged is a layer that says so when it is written.
+func logged(l image.Layer, log Logger, format string, args ...any) image.Layer {
+	if log == nil {
+		return l
+	}
+	msg := fmt.Sprintf(format, args...)
+	l.Source = loggedSource{l.Source, log, msg}
+	if l.Stored != nil {
+		stored := *l.Stored
+		stored.Source = loggedSource{stored.Source, log, msg}
+		l.Stored = &stored
+	}
+	return l
+}
+
+type loggedSource struct {
+	image.Source
+	log Logger
+	msg string
+}
+
+func (s loggedSource) Stream(w io.Writer) error {
+	s.log.printf("%s", s.msg)
+	return s.Source.Stream(w)
 }
 
 // carried is what the layers show of the image's files: their store
@@ -275,54 +318,6 @@ func layerComment(d Descriptor) string {
 		return "store paths: " + pyjson.ReprList(d.Paths)
 	}
 	return "customisation layer"
-}
-
-// copyLayerFile copies a layer file, checking it against its descriptor:
-// exactly d.Size bytes go to w, and a file that turns out shorter or
-// longer, or whose bytes do not hash to d.DiffID, is an error naming it.
-// Errors of w pass through unchanged: they are the output's, not the
-// layer's.
-func copyLayerFile(w io.Writer, d Descriptor) error {
-	f, err := os.Open(d.File)
-	if err != nil {
-		return fmt.Errorf("layer %s: %w", d.File, unwrapPath(err))
-	}
-	defer f.Close()
-	h := sha256.New()
-	src := &readErrors{r: f}
-	n, err := io.CopyBuffer(io.MultiWriter(w, h), io.LimitReader(src, d.Size), make([]byte, 1<<20))
-	if err != nil && src.err == nil {
-		return err // the output's
-	}
-	if err != nil {
-		return fmt.Errorf("layer %s: %w", d.File, unwrapPath(src.err))
-	}
-	if n < d.Size {
-		return fmt.Errorf("layer %s changed size while it was read (it ended after %d bytes, its descriptor says %d)", d.File, n, d.Size)
-	}
-	var one [1]byte
-	if m, _ := io.ReadFull(f, one[:]); m > 0 {
-		return fmt.Errorf("layer %s changed size while it was read (it is longer than the %d bytes its descriptor says)", d.File, d.Size)
-	}
-	if got := digest.NewDigest(digest.SHA256, h); got != d.DiffID {
-		return fmt.Errorf("layer %s does not match its descriptor: its sha256 is %s, the descriptor says %s", d.File, got, d.DiffID)
-	}
-	return nil
-}
-
-// readErrors remembers a reader's failure, so that a copy can tell it
-// from its writer's.
-type readErrors struct {
-	r   io.Reader
-	err error
-}
-
-func (r *readErrors) Read(p []byte) (int, error) {
-	n, err := r.r.Read(p)
-	if err != nil && err != io.EOF {
-		r.err = err
-	}
-	return n, err
 }
 
 // unwrapPath drops an *os.PathError's operation and path, for messages

@@ -17,6 +17,7 @@ import (
 
 	"github.com/go-dockertools/dockertools/lib/assemble"
 	"github.com/go-dockertools/dockertools/lib/compress"
+	"github.com/go-dockertools/dockertools/lib/image"
 	"github.com/go-dockertools/dockertools/lib/imageconfig"
 	"github.com/go-dockertools/dockertools/lib/pyjson"
 	"github.com/opencontainers/go-digest"
@@ -53,7 +54,7 @@ func TestNativeRoundTrip(t *testing.T) {
 		"User": "1000:1000", "WorkingDir": "/work", "ExposedPorts": {"8080/tcp": {}},
 		"Labels": {"org.example": "ünï"}, "StopSignal": "SIGINT", "X-Unknown": [1.5, {"b": 1}]}`
 	const tag = "registry.example.com:5000/team/app:1.0"
-	b, res := native(t, assemble.NativeSpec{Tag: tag, Config: mustConfig(t, cfgJSON), Layers: layers})
+	b, res := native(t, assemble.NativeSpec{Tags: []string{tag}, Config: mustConfig(t, cfgJSON), Layers: layers})
 
 	if res.Name != "registry.example.com:5000/team/app" || res.Tag != "1.0" {
 		t.Errorf("result names %s:%s", res.Name, res.Tag)
@@ -132,7 +133,7 @@ func TestNativeRoundTrip(t *testing.T) {
 func TestNativeDerivedTag(t *testing.T) {
 	layers := nativeLayers(t)
 	tagOf := func(cfg string) assemble.Result {
-		b, res := native(t, assemble.NativeSpec{Tag: "localhost:5000/app", Config: mustConfig(t, cfg), Layers: layers})
+		b, res := native(t, assemble.NativeSpec{Tags: []string{"localhost:5000/app"}, Config: mustConfig(t, cfg), Layers: layers})
 		if res.Tag != res.ImageID.Encoded()[:32] {
 			t.Errorf("tag %s, image ID %s", res.Tag, res.ImageID)
 		}
@@ -174,7 +175,7 @@ func TestDescriptorOrder(t *testing.T) {
 			t.Errorf("position %d: %s (index %d)", i, d.File, *d.Index)
 		}
 	}
-	spec := assemble.NativeSpec{Tag: "app:1"}
+	spec := assemble.NativeSpec{Tags: []string{"app:1"}}
 	spec.Layers = ordered
 	got, _ := native(t, spec)
 	spec.Layers = layers
@@ -224,7 +225,7 @@ func TestNativeDeterministic(t *testing.T) {
 		var outs [][]byte
 		for _, procs := range []int{1, 4, runtime.NumCPU()} {
 			old := runtime.GOMAXPROCS(procs)
-			b, _ := native(t, assemble.NativeSpec{Tag: "app:1", Layers: layers, Compress: kind})
+			b, _ := native(t, assemble.NativeSpec{Tags: []string{"app:1"}, Layers: layers}, kind)
 			runtime.GOMAXPROCS(old)
 			outs = append(outs, b)
 		}
@@ -408,7 +409,7 @@ func TestNativeFromImage(t *testing.T) {
 		must(t, os.WriteFile(f, l, 0o644))
 		ds = append(ds, assemble.Descriptor{File: f, DiffID: digest.FromBytes(l), Size: int64(len(l))})
 	}
-	ours, _ := native(t, assemble.NativeSpec{Tag: "base:1", Arch: "arm64", Variant: "v8", Layers: ds,
+	ours, _ := native(t, assemble.NativeSpec{Tags: []string{"base:1"}, Arch: "arm64", Variant: "v8", Layers: ds,
 		Config: mustConfig(t, `{"Env": ["PATH=/bin", "A=1", "LANG=C"], "Cmd": ["/bin/base-cmd"], "User": "base", "WorkingDir": "/base", "Labels": {"from": "base"}}`)})
 	nixBlob := base.blob(t)
 	nixFiles := []tarFile{}
@@ -437,7 +438,7 @@ func TestNativeFromImage(t *testing.T) {
 		for _, kind := range []compress.Kind{compress.None, compress.Gzip, compress.Zstd} {
 			t.Run(f.name+"/"+string(kind), func(t *testing.T) {
 				from := writeTemp(t, "base.tar", compressed(t, f.archive, kind))
-				b, res := native(t, assemble.NativeSpec{Tag: "app:1", Config: over, Layers: newLayers, FromImage: from, FromImageTag: f.tag})
+				b, res := native(t, assemble.NativeSpec{Tags: []string{"app:1"}, Config: over, Layers: newLayers, FromImage: from, FromImageTag: f.tag})
 				img := openArchive(t, b).Images[0]
 				var want []digest.Digest
 				for _, l := range bl {
@@ -501,11 +502,11 @@ func TestNativeFromImageOverrides(t *testing.T) {
 	from := writeTemp(t, "base.tar", dockerSave25(t, fakeImage{tags: []string{"base:1"}, config: baseConfig, layers: bl}))
 	newLayers := nativeLayers(t)[3:]
 	cfg := mustConfig(t, `{"Cmd": ["/bin/mine"], "User": "1000", "Labels": {"mine": "yes"}, "Env": ["A=1"]}`)
-	_, err := assemble.Native(io.Discard, assemble.NativeSpec{Tag: "app", Arch: "amd64", Layers: newLayers, FromImage: from, Config: cfg})
+	_, err := writeNative(io.Discard, assemble.NativeSpec{Tags: []string{"app"}, Arch: "amd64", Layers: newLayers, FromImage: from, Config: cfg})
 	if err == nil || !strings.Contains(err.Error(), "is for arm64, the image is for amd64") {
 		t.Errorf("--arch amd64 on an arm64 base: %v", err)
 	}
-	b, _ := native(t, assemble.NativeSpec{Tag: "app", Arch: "arm64", Layers: newLayers, FromImage: from, Config: cfg})
+	b, _ := native(t, assemble.NativeSpec{Tags: []string{"app"}, Arch: "arm64", Layers: newLayers, FromImage: from, Config: cfg})
 	im := parseImage(t, openArchive(t, b).Images[0].Config)
 	if im.Architecture != "arm64" {
 		t.Errorf("architecture %s, want arm64", im.Architecture)
@@ -553,7 +554,7 @@ func TestNativeBadBase(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			from := writeTemp(t, "base.tar", c.archive)
 			var buf bytes.Buffer
-			_, err := assemble.Native(&buf, assemble.NativeSpec{Tag: "app:1", Layers: layers, FromImage: from, FromImageTag: c.tag})
+			_, err := writeNative(&buf, assemble.NativeSpec{Tags: []string{"app:1"}, Layers: layers, FromImage: from, FromImageTag: c.tag})
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("error %v, want one saying %q", err, c.want)
 			}
@@ -564,7 +565,7 @@ func TestNativeBadBase(t *testing.T) {
 	}
 	// A base picked by tag in a multi-image archive.
 	from := writeTemp(t, "base.tar", two)
-	b, _ := native(t, assemble.NativeSpec{Tag: "app:1", Layers: layers, FromImage: from, FromImageTag: "b:1"})
+	b, _ := native(t, assemble.NativeSpec{Tags: []string{"app:1"}, Layers: layers, FromImage: from, FromImageTag: "b:1"})
 	if n := len(openArchive(t, b).Images[0].Layers); n != 2 {
 		t.Errorf("image b:1 as base gives %d layers, want 2", n)
 	}
@@ -596,7 +597,7 @@ func TestNativeBaseTagSpellings(t *testing.T) {
 		{"localhost:5001/app", 0},
 	} {
 		var buf bytes.Buffer
-		_, err := assemble.Native(&buf, assemble.NativeSpec{Tag: "new:1", Layers: layers, FromImage: from, FromImageTag: c.tag})
+		_, err := writeNative(&buf, assemble.NativeSpec{Tags: []string{"new:1"}, Layers: layers, FromImage: from, FromImageTag: c.tag})
 		if c.baseLayers == 0 {
 			if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("no image tagged %q", c.tag)) || buf.Len() != 0 {
 				t.Errorf("--from-image-tag %s: error %v, %d bytes written; want no image", c.tag, err, buf.Len())
@@ -613,7 +614,7 @@ func TestNativeBaseTagSpellings(t *testing.T) {
 	}
 	for _, tag := range []string{"App:1", "app:-x"} {
 		var buf bytes.Buffer
-		_, err := assemble.Native(&buf, assemble.NativeSpec{Tag: "new:1", Layers: layers, FromImage: from, FromImageTag: tag})
+		_, err := writeNative(&buf, assemble.NativeSpec{Tags: []string{"new:1"}, Layers: layers, FromImage: from, FromImageTag: tag})
 		if err == nil || !strings.Contains(err.Error(), strconv.Quote(tag)) || strings.Contains(err.Error(), "no image tagged") || buf.Len() != 0 {
 			t.Errorf("--from-image-tag %s: error %v, %d bytes written; want one saying what is wrong with the name", tag, err, buf.Len())
 		}
@@ -625,12 +626,12 @@ func TestNativeBaseTagSpellings(t *testing.T) {
 func TestNativeMaxLayers(t *testing.T) {
 	layers := nativeLayers(t)
 	var buf bytes.Buffer
-	_, err := assemble.Native(&buf, assemble.NativeSpec{Tag: "app:1", Layers: layers, MaxLayers: 3})
+	_, err := writeNative(&buf, assemble.NativeSpec{Tags: []string{"app:1"}, Layers: layers, MaxLayers: 3})
 	if err == nil || !strings.Contains(err.Error(), "4 layers") || !strings.Contains(err.Error(), "the 3 allowed") {
 		t.Errorf("4 layers, max 3: %v", err)
 	}
 	from := writeTemp(t, "base.tar", dockerSave2010(t, fakeImage{tags: []string{"base:1"}, config: baseConfig, layers: baseLayers(t, 2)}))
-	_, err = assemble.Native(&buf, assemble.NativeSpec{Tag: "app:1", Layers: layers, MaxLayers: 5, FromImage: from})
+	_, err = writeNative(&buf, assemble.NativeSpec{Tags: []string{"app:1"}, Layers: layers, MaxLayers: 5, FromImage: from})
 	if err == nil || !strings.Contains(err.Error(), "6 layers") || !strings.Contains(err.Error(), "the 5 allowed") {
 		t.Errorf("2 base + 4 layers, max 5: %v", err)
 	}
@@ -641,11 +642,11 @@ func TestNativeMaxLayers(t *testing.T) {
 	for i := range many {
 		many[i] = layers[i%len(layers)]
 	}
-	_, err = assemble.Native(&buf, assemble.NativeSpec{Tag: "app:1", Layers: many})
+	_, err = writeNative(&buf, assemble.NativeSpec{Tags: []string{"app:1"}, Layers: many})
 	if err == nil || !strings.Contains(err.Error(), "126 layers, more than the 125 allowed") {
 		t.Errorf("126 layers by default: %v", err)
 	}
-	native(t, assemble.NativeSpec{Tag: "app:1", Layers: many[:125]})
+	native(t, assemble.NativeSpec{Tags: []string{"app:1"}, Layers: many[:125]})
 }
 
 // TestNativeDescriptorMismatch: a layer file whose size or bytes differ
@@ -672,7 +673,7 @@ func TestNativeDescriptorMismatch(t *testing.T) {
 		{"missing", missing, "no such file"},
 	} {
 		var buf bytes.Buffer
-		_, err := assemble.Native(&buf, assemble.NativeSpec{Tag: "app:1", Layers: []assemble.Descriptor{layers[1], c.d}})
+		_, err := writeNative(&buf, assemble.NativeSpec{Tags: []string{"app:1"}, Layers: []assemble.Descriptor{layers[1], c.d}})
 		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), c.d.File) {
 			t.Errorf("%s: error %v, want one naming %s and saying %q", c.name, err, c.d.File, c.want)
 		}
@@ -685,7 +686,7 @@ func TestNativeBadName(t *testing.T) {
 	layers := nativeLayers(t)
 	for _, tag := range []string{"", "App:1", "app:-x", "app:" + strings.Repeat("x", 129), "a//b", "app@sha256:" + strings.Repeat("0", 64), "-app"} {
 		var buf bytes.Buffer
-		_, err := assemble.Native(&buf, assemble.NativeSpec{Tag: tag, Layers: layers})
+		_, err := writeNative(&buf, assemble.NativeSpec{Tags: []string{tag}, Layers: layers})
 		if err == nil {
 			t.Errorf("tag %q accepted", tag)
 		}
@@ -718,17 +719,17 @@ func TestWriteErrorIsMarked(t *testing.T) {
 	custom := customisationDir(t, rootDir(t))
 	conf := writeConf(t, map[string]any{"store_dir": store, "store_layers": [][]string{paths}, "customisation_layer": custom})
 	for _, kind := range []compress.Kind{compress.None, compress.Gzip, compress.Zstd} {
-		spec := assemble.NativeSpec{Tag: "app:1", Layers: layers, Compress: kind}
-		whole, _ := native(t, spec)
+		spec := assemble.NativeSpec{Tags: []string{"app:1"}, Layers: layers}
+		whole, _ := native(t, spec, kind)
 		for _, n := range []int{0, len(whole) / 2, len(whole) - 1} {
-			_, err := assemble.Native(&failWriter{n}, spec)
+			_, err := writeNative(&failWriter{n}, spec, kind)
 			checkWriteError(t, fmt.Sprintf("Native %s after %d of %d bytes", kind, n, len(whole)), err)
 		}
 		var buf bytes.Buffer
-		_, err := assemble.Nixpkgs(&buf, conf, assemble.NixpkgsOptions{Compress: kind})
+		_, err := writeNixpkgs(&buf, conf, assemble.NixpkgsOptions{}, kind)
 		must(t, err)
 		for _, n := range []int{0, buf.Len() / 2, buf.Len() - 1} {
-			_, err = assemble.Nixpkgs(&failWriter{n}, conf, assemble.NixpkgsOptions{Compress: kind})
+			_, err = writeNixpkgs(&failWriter{n}, conf, assemble.NixpkgsOptions{}, kind)
 			checkWriteError(t, fmt.Sprintf("Nixpkgs %s after %d of %d bytes", kind, n, buf.Len()), err)
 		}
 	}
@@ -736,7 +737,7 @@ func TestWriteErrorIsMarked(t *testing.T) {
 
 func checkWriteError(t *testing.T, what string, err error) {
 	t.Helper()
-	var we *assemble.WriteError
+	var we *image.WriteError
 	if !errors.As(err, &we) || !errors.Is(err, errDiskFull) {
 		t.Errorf("%s: %v (%T) is not a WriteError holding the writer's error", what, err, err)
 		return
@@ -769,7 +770,7 @@ func TestNativeArchVariant(t *testing.T) {
 		if def == "arm" && c.arch == "" && c.from == "" && c.variant == "" {
 			c.want[1] = "v7"
 		}
-		b, _ := native(t, assemble.NativeSpec{Tag: "app:1", Arch: c.arch, Variant: c.variant, FromImage: c.from, Layers: layers})
+		b, _ := native(t, assemble.NativeSpec{Tags: []string{"app:1"}, Arch: c.arch, Variant: c.variant, FromImage: c.from, Layers: layers})
 		im := parseImage(t, openArchive(t, b).Images[0].Config)
 		if got := [2]string{im.Architecture, im.Variant}; got != c.want {
 			t.Errorf("--arch %q --variant %q, base %v: %q, want %q", c.arch, c.variant, c.from != "", got, c.want)

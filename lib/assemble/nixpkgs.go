@@ -2,29 +2,27 @@ package assemble
 
 import (
 	"archive/tar"
-	"crypto/sha256"
-	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"math"
 	"math/big"
 	"os"
 	"os/user"
-	"path"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
+	"time"
 
 	"github.com/go-dockertools/dockertools/lib/compress"
 	"github.com/go-dockertools/dockertools/lib/dockerarchive"
+	"github.com/go-dockertools/dockertools/lib/image"
 	"github.com/go-dockertools/dockertools/lib/imageconfig"
+	"github.com/go-dockertools/dockertools/lib/imagefile"
 	"github.com/go-dockertools/dockertools/lib/layer"
 	"github.com/go-dockertools/dockertools/lib/pyjson"
-	"github.com/go-dockertools/dockertools/lib/pytar"
 	"github.com/go-dockertools/dockertools/lib/reference"
 	"github.com/opencontainers/go-digest"
 )
@@ -214,67 +212,75 @@ func nonFinite(v pyjson.Value, at string) (string, bool) {
 	return "", false
 }
 
-// layerInfo is what the manifest and config need of each layer.
-type layerInfo struct {
-	checksum string // hex sha256
-	path     string // member name
-	paths    []string
-}
-
-// Nixpkgs writes the image described by the conf.json file confPath to w:
-// the bytes nixpkgs' stream_layered_image.py writes for it.
-func Nixpkgs(w io.Writer, confPath string, opts NixpkgsOptions) (Result, error) {
+// Nixpkgs builds the image described by the conf.json file confPath:
+// the image whose docker-archive is the bytes nixpkgs'
+// stream_layered_image.py writes for it. The store layers are measured
+// first, two at a time, and written again from the store as the image
+// is written, each checked against its measure. Close the result.
+func Nixpkgs(confPath string, opts NixpkgsOptions) (*Built, error) {
 	data, err := os.ReadFile(confPath)
 	if err != nil {
-		return Result{}, err
+		return nil, err
 	}
 	c, err := readConf(confPath, data, opts.RepoTag)
 	if err != nil {
-		return Result{}, err
+		return nil, err
 	}
 	ref, err := reference.ParseRepoTag(c.repoTag)
 	if err != nil {
-		return Result{}, fmt.Errorf("%s: repo_tag: %w", confPath, err)
+		return nil, fmt.Errorf("%s: repo_tag: %w", confPath, err)
 	}
 	if at, ok := nonFinite(c.config, "config"); ok {
-		return Result{}, fmt.Errorf("%s: %s is NaN or infinite (a number out of range?), which docker load cannot read", confPath, at)
+		return nil, fmt.Errorf("%s: %s is NaN or infinite (a number out of range?), which docker load cannot read", confPath, at)
 	}
 	cfgJSON := pyjson.DumpsCompact(c.config)
 	userCfg, err := imageconfig.Parse(cfgJSON)
 	if err != nil {
-		return Result{}, fmt.Errorf("%s: %w", confPath, err)
+		return nil, fmt.Errorf("%s: %w", confPath, err)
 	}
 	for i, l := range c.storeLayers {
 		for _, p := range l {
 			if _, err := layer.CheckStorePath(p, c.storeDir); err != nil {
-				return Result{}, fmt.Errorf("%s: store layer %d: %w", confPath, i+1, err)
+				return nil, fmt.Errorf("%s: store layer %d: %w", confPath, i+1, err)
 			}
 		}
 	}
-	custom, err := openCustomisation(c.custom)
+	custom, err := customisationLayer(c.custom, c.mtime)
 	if err != nil {
-		return Result{}, fmt.Errorf("%s: customisation_layer: %w", confPath, err)
+		return nil, fmt.Errorf("%s: customisation_layer: %w", confPath, err)
 	}
-	defer custom.f.Close()
 
-	var baseLayers []dockerarchive.Layer
+	b := &Built{Style: dockerarchive.Nixpkgs, Mtime: c.mtime}
+	fail := func(err error) (*Built, error) {
+		b.Close()
+		return nil, err
+	}
+	var layers []image.Layer
+	var comments []string
 	var baseEnv []string
 	if c.fromImage != "" {
-		ar, err := dockerarchive.Open(c.fromImage)
+		f, err := imagefile.Open(c.fromImage)
 		if err != nil {
-			return Result{}, fmt.Errorf("from_image %w", err)
+			return fail(fmt.Errorf("from_image %w", err))
 		}
-		defer ar.Close()
-		im := ar.Images[0] // the script takes the manifest's first image
-		baseLayers = im.Layers
+		b.base = f
+		im := f.Images[0] // the script takes the manifest's first image
 		base, err := imageconfig.ParseBase(im.Config)
 		if err != nil {
-			return Result{}, fmt.Errorf("from_image %s: %w", c.fromImage, err)
+			return fail(fmt.Errorf("from_image %s: %w", c.fromImage, err))
 		}
 		baseEnv = base.Config.Strings("Env")
+		for i, l := range im.Layers {
+			name := dockerarchive.LayerName(l.DiffID)
+			if l.Member != nil {
+				name = l.Member.Name
+			}
+			layers = append(layers, logged(l, opts.Log, "Adding base layer %d from %s", i+1, name))
+			comments = append(comments, pyjson.ReprList([]string{name}))
+		}
 	}
-	if err := checkLayerCount(len(baseLayers)+len(c.storeLayers)+1, opts.MaxLayers); err != nil {
-		return Result{}, err
+	if err := checkLayerCount(len(layers)+len(c.storeLayers)+1, opts.MaxLayers); err != nil {
+		return fail(err)
 	}
 	if c.fromImage != "" {
 		// The script's overlay: only Env is taken from the base, merged
@@ -298,89 +304,31 @@ func Nixpkgs(w io.Writer, confPath string, opts NixpkgsOptions) (Result, error) 
 		opts.Log.printf("warning: %s: %v", confPath, err)
 	}
 
-	out, err := newOutput(w, opts.Compress)
-	if err != nil {
-		return Result{}, err
-	}
-	tw := pytar.NewWriter(out)
-	var layers []layerInfo
-	written := map[string]bool{} // member names, cleaned
-	for i, l := range baseLayers {
-		opts.Log.printf("Adding base layer %d from %s", i+1, l.Name)
-		hdr, err := ownHeader(c.fromImage, l)
-		if err != nil {
-			return Result{}, err
-		}
-		h := baseHeader(hdr)
-		// docker save before version 25 stores a layer repeated at another
-		// depth once and links to it. The script copies the link member;
-		// it resolves in the output when its target was copied before.
-		// Otherwise it would dangle where docker load cannot follow it,
-		// so the data goes in its place.
-		link := isLink(hdr)
-		if link && !written[linkTarget(hdr)] {
-			link = false
-			h.Typeflag, h.Linkname, h.Size = pytar.TypeReg, "", l.Size()
-		}
-		if err := tw.WriteHeader(&h); err != nil {
-			return Result{}, err
-		}
-		// A link's data was checked against the diff_id where it was copied.
-		if !link {
-			if err := l.CopyTo(tw); err != nil {
-				return Result{}, err
-			}
-		}
-		written[path.Clean(hdr.Name)] = true
-		layers = append(layers, layerInfo{checksum: l.DiffID.Encoded(), path: hdr.Name, paths: []string{hdr.Name}})
-	}
-
 	lopts := layer.Options{
 		Mtime: c.mtime, Uid: c.uid, Gid: c.gid, Uname: c.uname, Gname: c.gname,
 		StoreDir: c.storeDir, Leading: []string{"/nix", "/nix/store"},
 	}
-	ahead := measureAhead(c.storeLayers, lopts)
-	defer ahead.stop()
-	for i, paths := range c.storeLayers {
-		opts.Log.printf("Creating layer %d from paths: %s", len(layers)+1, pyjson.ReprList(paths))
-		m := ahead.next(i)
-		if m.err != nil {
-			return Result{}, m.err
-		}
-		name := m.res.DiffID.Encoded() + "/layer.tar"
-		if err := tw.WriteHeader(&pytar.Header{Name: name, Mode: 0o644, Size: m.res.Size, Mtime: c.mtime, Typeflag: pytar.TypeReg}); err != nil {
-			return Result{}, err
-		}
-		// Second pass: the bytes themselves, checked against the first.
-		crc := crc32.New(castagnoli)
-		second := lopts
-		second.NoDiffID = true
-		res, err := layer.WriteStorePaths(io.MultiWriter(tw, crc), paths, second)
-		if err != nil {
-			return Result{}, err
-		}
-		if res.Size != m.res.Size || crc.Sum32() != m.crc {
-			return Result{}, fmt.Errorf("store layer %d changed while the image was written (its paths were modified): %s", len(layers)+1, strings.Join(paths, " "))
-		}
-		layers = append(layers, layerInfo{checksum: m.res.DiffID.Encoded(), path: name, paths: paths})
+	store, err := measureAll(c.storeLayers, lopts)
+	if err != nil {
+		return fail(err)
 	}
-
-	opts.Log.printf("Creating layer %d with customisation...", len(layers)+1)
-	if err := custom.write(tw, c.mtime); err != nil {
-		return Result{}, err
+	for i, l := range store {
+		n := len(layers) + 1
+		layers = append(layers, logged(l, opts.Log, "Creating layer %d from paths: %s", n, pyjson.ReprList(c.storeLayers[i])))
+		comments = append(comments, pyjson.ReprList(c.storeLayers[i]))
 	}
-	layers = append(layers, layerInfo{checksum: custom.checksum, path: custom.checksum + "/layer.tar", paths: []string{c.custom}})
+	layers = append(layers, logged(custom, opts.Log, "Creating layer %d with customisation...", len(layers)+1))
+	comments = append(comments, pyjson.ReprList([]string{c.custom}))
 
-	opts.Log.printf("Adding manifests...")
 	created := pyjson.StringOf(c.created.ISOFormat())
 	var diffIDs, history []pyjson.Value
 	res := Result{Name: ref.Name, Tag: ref.Tag}
-	for _, l := range layers {
-		diffIDs = append(diffIDs, pyjson.StringOf("sha256:"+l.checksum))
-		res.DiffIDs = append(res.DiffIDs, digest.Digest("sha256:"+l.checksum))
+	for i, l := range layers {
+		diffIDs = append(diffIDs, pyjson.StringOf(l.DiffID.String()))
+		res.DiffIDs = append(res.DiffIDs, l.DiffID)
 		history = append(history, pyjson.ObjectOf(
 			pyjson.Member{Key: "created", Value: created},
-			pyjson.Member{Key: "comment", Value: pyjson.StringOf("store paths: " + pyjson.ReprList(l.paths))},
+			pyjson.Member{Key: "comment", Value: pyjson.StringOf("store paths: " + comments[i])},
 		))
 	}
 	imageJSON := pyjson.Dumps(pyjson.ObjectOf(
@@ -395,221 +343,65 @@ func Nixpkgs(w io.Writer, confPath string, opts NixpkgsOptions) (Result, error) 
 		pyjson.Member{Key: "history", Value: pyjson.Value{Kind: pyjson.Array, Arr: history}},
 	), 4)
 	res.ImageID = digest.FromBytes(imageJSON)
-	configName := res.ImageID.Encoded() + ".json"
-	if err := addBytes(tw, configName, imageJSON, c.mtime); err != nil {
-		return Result{}, err
-	}
-	var layerPaths []string
-	for _, l := range layers {
-		layerPaths = append(layerPaths, l.path)
-	}
-	manifest := pyjson.Dumps(pyjson.Value{Kind: pyjson.Array, Arr: []pyjson.Value{pyjson.ObjectOf(
-		pyjson.Member{Key: "Config", Value: pyjson.StringOf(configName)},
-		pyjson.Member{Key: "RepoTags", Value: pyjson.Strings([]string{c.repoTag})},
-		pyjson.Member{Key: "Layers", Value: pyjson.Strings(layerPaths)},
-	)}}, 4)
-	if err := addBytes(tw, "manifest.json", manifest, c.mtime); err != nil {
-		return Result{}, err
-	}
-	if err := tw.Close(); err != nil {
-		return Result{}, err
-	}
-	if err := out.close(); err != nil {
-		return Result{}, err
-	}
-	opts.Log.printf("Done.")
-	return res, nil
+	b.Image = &image.Image{Config: imageJSON, Layers: layers, Names: []string{c.repoTag}}
+	b.Result = res
+	return b, nil
 }
 
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
-// measured is the first pass over a store layer: its size, diffID and a
-// fast checksum the second pass is compared with.
-type measured struct {
-	res layer.Result
-	crc uint32
-	err error
-}
-
-// measurer runs the first pass of the store layers in order, in the
-// background, at most two layers ahead of the writing: hashing the next
-// layer overlaps with streaming the current one, and the files read are
-// still in the page cache when the second pass reads them again.
-type measurer struct {
-	results []chan measured
-	slots   chan struct{}
-	done    chan struct{}
-}
-
-func measureAhead(layers [][]string, o layer.Options) *measurer {
-	m := &measurer{
-		results: make([]chan measured, len(layers)),
-		slots:   make(chan struct{}, 2),
-		done:    make(chan struct{}),
+// measureAll measures the store layers, two at a time (each is also
+// hashed on a goroutine of its own), and fails with the first layer in
+// order that fails.
+func measureAll(layers [][]string, o layer.Options) ([]image.Layer, error) {
+	out := make([]image.Layer, len(layers))
+	errs := make([]error, len(layers))
+	slots := make(chan struct{}, 2)
+	var wg sync.WaitGroup
+	for i, paths := range layers {
+		slots <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-slots }()
+			out[i], errs[i] = layer.MeasureStorePaths(paths, o)
+		}()
 	}
-	for i := range m.results {
-		m.results[i] = make(chan measured, 1)
-	}
-	go func() {
-		for i, paths := range layers {
-			select {
-			case m.slots <- struct{}{}:
-			case <-m.done:
-				return
-			}
-			crc := crc32.New(castagnoli)
-			res, err := layer.WriteStorePaths(crc, paths, o)
-			m.results[i] <- measured{res: res, crc: crc.Sum32(), err: err}
-			if err != nil {
-				return
-			}
-		}
-	}()
-	return m
-}
-
-// next waits for layer i's first pass.
-func (m *measurer) next(i int) measured {
-	r := <-m.results[i]
-	<-m.slots
-	return r
-}
-
-// stop ends the background work early.
-func (m *measurer) stop() { close(m.done) }
-
-// ownHeader returns the header of the member the base image's manifest
-// names for a layer: the link itself when the layer is a link to another
-// member, whichever header the reader keeps.
-func ownHeader(archive string, l dockerarchive.Layer) (*tar.Header, error) {
-	if isLink(l.Header) || path.Clean(l.Name) == path.Clean(l.Header.Name) {
-		return l.Header, nil
-	}
-	// The reader gave the header of the link's target: read the link's.
-	f, err := os.Open(archive)
-	if err != nil {
-		return nil, fmt.Errorf("from_image %w", err)
-	}
-	defer f.Close()
-	r, _, err := compress.NewReader(f)
-	if err != nil {
-		return nil, fmt.Errorf("from_image %s: %w", archive, err)
-	}
-	defer r.Close()
-	tr := tar.NewReader(r)
-	for {
-		h, err := tr.Next()
+	wg.Wait()
+	for _, err := range errs {
 		if err != nil {
-			return nil, fmt.Errorf("from_image %s: reading layer %s again: %w", archive, l.Name, err)
-		}
-		if path.Clean(h.Name) == path.Clean(l.Name) {
-			return h, nil
+			return nil, err
 		}
 	}
+	return out, nil
 }
 
-func isLink(h *tar.Header) bool {
-	return h.Typeflag == tar.TypeSymlink || h.Typeflag == tar.TypeLink
-}
-
-// linkTarget is the member a link member leads to: a symlink's target is
-// relative to its directory, a hard link's to the archive's root.
-func linkTarget(h *tar.Header) string {
-	if h.Typeflag == tar.TypeSymlink && !strings.HasPrefix(h.Linkname, "/") {
-		return path.Join(path.Dir(path.Clean(h.Name)), h.Linkname)
-	}
-	return path.Clean(h.Linkname)
-}
-
-// addBytes adds a small file the way the script's add_bytes does.
-func addBytes(tw *pytar.Writer, name string, data []byte, mtime int64) error {
-	if err := tw.WriteHeader(&pytar.Header{Name: name, Mode: 0o644, Size: int64(len(data)), Mtime: mtime, Typeflag: pytar.TypeReg}); err != nil {
-		return err
-	}
-	_, err := tw.Write(data)
-	return err
-}
-
-// baseHeader is the header the script writes for a layer copied from the
-// base image: the member as tarfile read it, written again.
-func baseHeader(h *tar.Header) pytar.Header {
-	out := pytar.Header{
-		Name: h.Name, Mode: h.Mode, Uid: int64(h.Uid), Gid: int64(h.Gid), Size: h.Size,
-		Mtime: h.ModTime.Unix(), Typeflag: h.Typeflag, Linkname: h.Linkname,
-		Uname: h.Uname, Gname: h.Gname, Devmajor: h.Devmajor, Devminor: h.Devminor,
-	}
-	// tarfile keeps the extended records it read and writes them back;
-	// archive/tar does not keep their order, so known keys come in the
-	// order tarfile writes them, then the rest sorted.
-	order := []string{"path", "linkpath", "uname", "gname", "uid", "gid", "size", "mtime"}
-	seen := map[string]bool{}
-	for _, k := range order {
-		if v, ok := h.PAXRecords[k]; ok {
-			out.PAX = append(out.PAX, pytar.Record{Key: k, Value: v})
-			seen[k] = true
-		}
-	}
-	var rest []string
-	for k := range h.PAXRecords {
-		if !seen[k] {
-			rest = append(rest, k)
-		}
-	}
-	sort.Strings(rest)
-	for _, k := range rest {
-		out.PAX = append(out.PAX, pytar.Record{Key: k, Value: h.PAXRecords[k]})
-	}
-	if v, ok := h.PAXRecords["mtime"]; ok {
-		if f, err := strconv.ParseFloat(v, 64); err == nil {
-			out.Mtime = int64(math.RoundToEven(f)) // Python's round()
-		}
-	}
-	return out
-}
-
-// customisation is the customisation layer's store path: layer.tar and
-// its checksum file.
-type customisation struct {
-	f        *os.File
-	fi       os.FileInfo
-	checksum string
-}
-
-func openCustomisation(dir string) (*customisation, error) {
+// customisationLayer is the customisation layer's store path (layer.tar
+// and its checksum file) as a layer: under the member header tarfile's
+// gettarinfo gives the file (its own mode and owner, names looked up;
+// the conf's mtime), checked against the checksum file when written.
+func customisationLayer(dir string, mtime int64) (image.Layer, error) {
 	sumFile := filepath.Join(dir, "checksum")
 	b, err := os.ReadFile(sumFile)
 	if err != nil {
-		return nil, err
+		return image.Layer{}, err
 	}
 	sum := strings.TrimSpace(string(b))
 	if len(sum) != 64 || strings.Trim(sum, "0123456789abcdef") != "" {
-		return nil, fmt.Errorf("invalid sha256 in %s", sumFile)
+		return image.Layer{}, fmt.Errorf("invalid sha256 in %s", sumFile)
 	}
 	p := filepath.Join(dir, "layer.tar")
 	fi, err := os.Lstat(p)
 	if err != nil {
-		return nil, err
+		return image.Layer{}, err
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", p)
+		return image.Layer{}, fmt.Errorf("%s is not a regular file", p)
 	}
-	f, err := os.Open(p)
-	if err != nil {
-		return nil, err
+	h := &tar.Header{
+		Name: sum + "/layer.tar", Mode: int64(fi.Mode().Perm()) | specialBits(fi.Mode()),
+		Size: fi.Size(), ModTime: time.Unix(mtime, 0), Typeflag: tar.TypeReg,
 	}
-	return &customisation{f: f, fi: fi, checksum: sum}, nil
-}
-
-// write adds layer.tar with the header tarfile's gettarinfo gives it: the
-// file's own mode and owner (names looked up), the conf's mtime.
-func (c *customisation) write(tw *pytar.Writer, mtime int64) error {
-	st, _ := c.fi.Sys().(*syscall.Stat_t)
-	h := pytar.Header{
-		Name: c.checksum + "/layer.tar", Mode: int64(c.fi.Mode().Perm()) | specialBits(c.fi.Mode()),
-		Size: c.fi.Size(), Mtime: mtime, Typeflag: pytar.TypeReg,
-	}
-	if st != nil {
-		h.Uid, h.Gid = int64(st.Uid), int64(st.Gid)
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		h.Uid, h.Gid = int(st.Uid), int(st.Gid)
 		if u, err := user.LookupId(strconv.Itoa(int(st.Uid))); err == nil {
 			h.Uname = u.Username
 		}
@@ -617,21 +409,18 @@ func (c *customisation) write(tw *pytar.Writer, mtime int64) error {
 			h.Gname = g.Name
 		}
 	}
-	if err := tw.WriteHeader(&h); err != nil {
+	copyFile := func(w io.Writer) error {
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		_, err = io.CopyBuffer(w, f, make([]byte, 1<<20))
 		return err
 	}
-	sum := sha256.New()
-	n, err := io.CopyBuffer(io.MultiWriter(tw, sum), io.LimitReader(c.f, c.fi.Size()+1), make([]byte, 1<<20))
-	if err != nil {
-		return err
-	}
-	if n != c.fi.Size() {
-		return errors.New(c.f.Name() + " changed size while it was read")
-	}
-	if got := fmt.Sprintf("%x", sum.Sum(nil)); got != c.checksum {
-		return fmt.Errorf("%s does not match its checksum file: sha256 %s, checksum says %s", c.f.Name(), got, c.checksum)
-	}
-	return nil
+	diffID := digest.NewDigestFromEncoded(digest.SHA256, sum)
+	want := image.Want{Digest: diffID, Size: fi.Size(), By: "its checksum file"}
+	return image.Layer{DiffID: diffID, Size: fi.Size(), Source: image.Generated(p, copyFile, want), Member: h}, nil
 }
 
 func specialBits(m os.FileMode) int64 {

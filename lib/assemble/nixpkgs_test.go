@@ -29,7 +29,7 @@ const (
 func nixpkgs(t *testing.T, conf string, opts assemble.NixpkgsOptions) ([]byte, assemble.Result) {
 	t.Helper()
 	var buf bytes.Buffer
-	res, err := assemble.Nixpkgs(&buf, conf, opts)
+	res, err := writeNixpkgs(&buf, conf, opts)
 	if err != nil {
 		t.Fatalf("Nixpkgs %s: %v", conf, err)
 	}
@@ -321,7 +321,7 @@ func TestNixpkgsRepoTag(t *testing.T) {
 	}
 	for _, bad := range []string{"Other:2", "other"} {
 		var buf bytes.Buffer
-		if _, err := assemble.Nixpkgs(&buf, conf, assemble.NixpkgsOptions{RepoTag: bad}); err == nil || buf.Len() != 0 {
+		if _, err := writeNixpkgs(&buf, conf, assemble.NixpkgsOptions{RepoTag: bad}); err == nil || buf.Len() != 0 {
 			t.Errorf("bad -t %s accepted (%d bytes written): %v", bad, buf.Len(), err)
 		}
 	}
@@ -369,7 +369,7 @@ func TestNixpkgsBadConf(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			conf := writeConf(t, c.keys)
 			var buf bytes.Buffer
-			_, err := assemble.Nixpkgs(&buf, conf, assemble.NixpkgsOptions{})
+			_, err := writeNixpkgs(&buf, conf, assemble.NixpkgsOptions{})
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("error %v, want one saying %q", err, c.want)
 			}
@@ -381,11 +381,11 @@ func TestNixpkgsBadConf(t *testing.T) {
 			}
 		})
 	}
-	if _, err := assemble.Nixpkgs(&bytes.Buffer{}, filepath.Join(other, "none.json"), assemble.NixpkgsOptions{}); err == nil {
+	if _, err := writeNixpkgs(&bytes.Buffer{}, filepath.Join(other, "none.json"), assemble.NixpkgsOptions{}); err == nil {
 		t.Error("a missing conf accepted")
 	}
 	bad := writeTemp(t, "bad.json", []byte(`{"store_layers": [`))
-	if _, err := assemble.Nixpkgs(&bytes.Buffer{}, bad, assemble.NixpkgsOptions{}); err == nil || !strings.Contains(err.Error(), bad) {
+	if _, err := writeNixpkgs(&bytes.Buffer{}, bad, assemble.NixpkgsOptions{}); err == nil || !strings.Contains(err.Error(), bad) {
 		t.Errorf("malformed conf: %v", err)
 	}
 }

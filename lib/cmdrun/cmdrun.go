@@ -134,3 +134,19 @@ func StderrIsTerminal() bool {
 	fi, err := os.Stderr.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
+
+// Flags is what a command's context tells of its flags (urfave/cli's
+// *cli.Context is one).
+type Flags interface {
+	IsSet(name string) bool
+	String(name string) string
+}
+
+// Given is a flag's value when it was given on the command line, else "":
+// for options whose default depends on others.
+func Given(c Flags, name string) string {
+	if !c.IsSet(name) {
+		return ""
+	}
+	return c.String(name)
+}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/go-dockertools/dockertools/lib/compress"
 	"github.com/go-dockertools/dockertools/lib/dockerarchive"
+	"github.com/go-dockertools/dockertools/lib/image"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -76,8 +77,12 @@ func FuzzOpen(f *testing.F) {
 				}
 			}
 		}
-		if _, err := a.FindImage(""); err != nil {
-			oneLine(t, err)
+		for i := range a.Images {
+			for _, l := range a.Model(&a.Images[i]).Layers {
+				if err := l.Stream(io.Discard); err != nil {
+					oneLine(t, err)
+				}
+			}
 		}
 	})
 }
@@ -115,14 +120,15 @@ func fuzzSeeds(f *testing.F) [][]byte {
 
 	// The toolkit's writer, two images sharing a layer.
 	var w bytes.Buffer
-	aw := dockerarchive.NewWriter(&w, 1)
-	n1, _ := aw.WriteLayer(diffID, int64(len(layer)), copyOf(layer))
-	n2, _ := aw.WriteLayer(diffID2, int64(len(layer2)), copyOf(layer2))
-	c1, _ := aw.WriteConfig(cfg)
-	aw.AddImage(c1, []string{"a:1"}, []string{n1, n2})
+	aw := dockerarchive.NewWriter(&w, dockerarchive.Native, 1)
+	l1, l2 := memLayer(layer), memLayer(layer2)
 	cfgB := []byte(fmt.Sprintf(`{"rootfs":{"type":"layers","diff_ids":[%q]}}`, diffID))
-	c2, _ := aw.WriteConfig(cfgB)
-	aw.AddImage(c2, []string{"b:1", "b:latest"}, []string{n1})
+	if err := aw.Add(&image.Image{Config: cfg, Names: []string{"a:1"}, Layers: []image.Layer{l1, l2}}); err != nil {
+		f.Fatal(err)
+	}
+	if err := aw.Add(&image.Image{Config: cfgB, Names: []string{"b:1", "b:latest"}, Layers: []image.Layer{l1}}); err != nil {
+		f.Fatal(err)
+	}
 	if err := aw.Close(); err != nil {
 		f.Fatal(err)
 	}
@@ -200,4 +206,11 @@ func compressed(f *testing.F, data []byte, kind compress.Kind) []byte {
 		f.Fatal(err)
 	}
 	return b.Bytes()
+}
+
+// memLayer is a layer of bytes in memory.
+func memLayer(b []byte) image.Layer {
+	d := digest.FromBytes(b)
+	gen := func(w io.Writer) error { _, err := w.Write(b); return err }
+	return image.Layer{DiffID: d, Size: int64(len(b)), Source: image.Generated("test layer", gen, image.Want{Digest: d, Size: int64(len(b)), By: "its test"})}
 }

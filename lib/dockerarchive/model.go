@@ -33,11 +33,11 @@ func (a *Archive) modelLayer(l Layer) image.Layer {
 		kind = compress.Zstd
 	}
 	raw := func(w io.Writer) error {
-		_, err := io.CopyBuffer(w, l.Open(), make([]byte, 1<<20))
+		_, err := image.Copy(w, l.Open(), what)
 		return err
 	}
 	if kind == compress.None {
-		return image.Layer{DiffID: l.DiffID, Size: l.size, Source: image.Generated(what, raw, l.DiffID, l.size), Member: l.Header}
+		return image.Layer{DiffID: l.DiffID, Size: l.size, Source: image.Generated(what, raw, image.Want{Digest: l.DiffID, Size: l.size, By: "its diff_id"}), Member: l.Header}
 	}
 	decompressed := func(w io.Writer) error {
 		zr, _, err := compress.NewReader(l.Open())
@@ -45,18 +45,12 @@ func (a *Archive) modelLayer(l Layer) image.Layer {
 			return fmt.Errorf("%s: %w", what, err)
 		}
 		defer zr.Close()
-		src := &readErrors{r: zr}
-		if _, err := io.CopyBuffer(w, src, make([]byte, 1<<20)); err != nil {
-			if src.err != nil {
-				return fmt.Errorf("%s: decompressing: %w", what, src.err)
-			}
-			return err
-		}
-		return nil
+		_, err = image.Copy(w, zr, what+": decompressing")
+		return err
 	}
 	return image.Layer{
 		DiffID: l.DiffID, Size: -1,
-		Source: image.Generated(what+" (decompressed)", decompressed, l.DiffID, -1),
+		Source: image.Generated(what+" (decompressed)", decompressed, image.Want{Digest: l.DiffID, Size: -1, By: "its diff_id"}),
 		Stored: &image.Blob{Compression: kind, Size: l.size, Source: storedMember{l, what}},
 		Member: l.Header,
 	}
@@ -71,17 +65,3 @@ type storedMember struct {
 
 func (s storedMember) String() string           { return s.what }
 func (s storedMember) Stream(w io.Writer) error { return s.l.CopyTo(w) }
-
-// readErrors remembers a reader's failure, to tell it from the writer's.
-type readErrors struct {
-	r   io.Reader
-	err error
-}
-
-func (r *readErrors) Read(p []byte) (int, error) {
-	n, err := r.r.Read(p)
-	if err != nil && err != io.EOF {
-		r.err = err
-	}
-	return n, err
-}

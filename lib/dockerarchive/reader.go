@@ -38,7 +38,6 @@ import (
 	"strings"
 
 	"github.com/go-dockertools/dockertools/lib/compress"
-	"github.com/go-dockertools/dockertools/lib/reference"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -574,53 +573,3 @@ func (l Layer) check(got digest.Digest) error {
 
 // Verify reads the layer to its end and checks it against its diff_id.
 func (l Layer) Verify() error { return l.CopyTo(io.Discard) }
-
-// NoImageError is FindImage's error when no image has the tag.
-type NoImageError struct {
-	Archive, Tag string
-}
-
-func (e *NoImageError) Error() string {
-	return fmt.Sprintf("%s has no image tagged %q", e.Archive, e.Tag)
-}
-
-// FindImage picks the image of the archive that has the given tag
-// ("name" or "name:tag"), comparing names as docker does: "app",
-// "app:latest" and "docker.io/library/app:latest" are one name (see
-// package reference). With an empty tag the archive must hold exactly
-// one image. A tag that names two different images is an error.
-func (a *Archive) FindImage(tag string) (*Image, error) {
-	if tag == "" {
-		if len(a.Images) != 1 {
-			var tags []string
-			for _, im := range a.Images {
-				tags = append(tags, im.RepoTags...)
-			}
-			return nil, fmt.Errorf("%s holds %d images; pick one by tag (%s)", a.Name, len(a.Images), strings.Join(tags, ", "))
-		}
-		return &a.Images[0], nil
-	}
-	want, err := reference.Parse(tag)
-	if err != nil {
-		return nil, err
-	}
-	var found *Image
-	var foundAs string
-	for i := range a.Images {
-		for _, t := range a.Images[i].RepoTags {
-			if r, err := reference.Parse(t); err != nil || r.Key() != want.Key() {
-				continue
-			}
-			if found != nil && found.ConfigDigest != a.Images[i].ConfigDigest {
-				return nil, fmt.Errorf("%s has two images tagged %s (spelt %q and %q)", a.Name, want.Familiar(), foundAs, t)
-			}
-			if found == nil {
-				found, foundAs = &a.Images[i], t
-			}
-		}
-	}
-	if found == nil {
-		return nil, &NoImageError{Archive: a.Name, Tag: tag}
-	}
-	return found, nil
-}

@@ -22,9 +22,12 @@ import (
 	"archive/tar"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
+	"io/fs"
+	"strings"
 
 	"github.com/go-dockertools/dockertools/lib/compress"
 	"github.com/opencontainers/go-digest"
@@ -154,27 +157,39 @@ type WriteError struct{ Err error }
 func (e *WriteError) Error() string { return "write: " + e.Err.Error() }
 func (e *WriteError) Unwrap() error { return e.Err }
 
+// Want is what a source's bytes must be: their sha256 and size (-1:
+// any), and what says so, for messages ("its descriptor").
+type Want struct {
+	Digest digest.Digest
+	Size   int64
+	By     string
+}
+
 // Generated is the source of a layer a generator writes, checked on every
-// write against the diffID and size it should have.
-func Generated(name string, gen Generator, diffID digest.Digest, size int64) Source {
-	return &generated{name: name, gen: gen, diffID: diffID, size: size}
+// write against what it should be.
+func Generated(name string, gen Generator, want Want) Source {
+	return &generated{name: name, gen: gen, want: want}
 }
 
 type generated struct {
-	name   string
-	gen    Generator
-	diffID digest.Digest
-	size   int64
+	name string
+	gen  Generator
+	want Want
 }
 
 func (g *generated) String() string { return g.name }
 
 func (g *generated) Stream(w io.Writer) error {
 	v := NewVerifier(w)
+	if g.want.Size >= 0 {
+		v.limit, v.name, v.want = g.want.Size, g.name, g.want
+	} else {
+		v.limit = -1
+	}
 	if err := g.gen(v); err != nil {
 		return err
 	}
-	return v.Check(g.name, g.diffID, g.size)
+	return v.Check(g.name, g.want)
 }
 
 // Measure runs a generator once into a hash and returns the layer it
@@ -185,7 +200,7 @@ func Measure(name string, gen Generator) (Layer, error) {
 		return Layer{}, err
 	}
 	d, n := v.Sum()
-	return Layer{DiffID: d, Size: n, Source: Generated(name, gen, d, n)}, nil
+	return Layer{DiffID: d, Size: n, Source: Generated(name, gen, Want{d, n, "its first reading (it changed since)"})}, nil
 }
 
 // Verifier passes bytes on to a writer while hashing and counting them,
@@ -195,12 +210,25 @@ type Verifier struct {
 	w io.Writer
 	h hash.Hash
 	n int64
+	// limit, when not -1, is the size past which a write fails: a source
+	// that grew is stopped at its expected end, so what was written
+	// stays well framed.
+	limit int64
+	name  string
+	want  Want
 }
 
 // NewVerifier returns a Verifier writing to w.
-func NewVerifier(w io.Writer) *Verifier { return &Verifier{w: w, h: sha256.New()} }
+func NewVerifier(w io.Writer) *Verifier { return &Verifier{w: w, h: sha256.New(), limit: -1} }
 
 func (v *Verifier) Write(p []byte) (int, error) {
+	if v.limit >= 0 && v.n+int64(len(p)) > v.limit {
+		n, err := v.Write(p[:v.limit-v.n])
+		if err != nil {
+			return n, err
+		}
+		return n, fmt.Errorf("%s is longer than the %d bytes %s says", v.name, v.want.Size, v.want.By)
+	}
 	n, err := v.w.Write(p)
 	v.h.Write(p[:n])
 	v.n += int64(n)
@@ -217,15 +245,14 @@ func (v *Verifier) Sum() (digest.Digest, int64) {
 	return digest.NewDigest(digest.SHA256, v.h), v.n
 }
 
-// Check fails, naming what was written, unless it was size bytes (any
-// number when size is -1) that hash to d.
-func (v *Verifier) Check(what string, d digest.Digest, size int64) error {
+// Check fails, naming what was written, unless it was what want says.
+func (v *Verifier) Check(what string, want Want) error {
 	got, n := v.Sum()
-	if size >= 0 && n != size {
-		return fmt.Errorf("%s: %d bytes where %d were expected (it changed since it was measured)", what, n, size)
+	if want.Size >= 0 && n != want.Size {
+		return fmt.Errorf("%s is %d bytes, %s says %d", what, n, want.By, want.Size)
 	}
-	if got != d {
-		return fmt.Errorf("%s: its sha256 is %s where %s was expected (it changed since it was measured)", what, got, d)
+	if got != want.Digest {
+		return fmt.Errorf("%s does not match %s: its sha256 is %s, %s says %s", what, want.By, got, want.By, want.Digest)
 	}
 	return nil
 }
@@ -235,4 +262,29 @@ func pipe(src Source) io.ReadCloser {
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(src.Stream(pw)) }()
 	return pr
+}
+
+// Copy copies r to w, the destination a source writes to (a Verifier,
+// whose errors are marked as the output's): any other failure is r's,
+// and is named by what.
+func Copy(w io.Writer, r io.Reader, what string) (int64, error) {
+	n, err := io.CopyBuffer(w, r, make([]byte, 1<<20))
+	if err == nil {
+		return n, nil
+	}
+	var we *WriteError
+	if errors.As(err, &we) || strings.HasPrefix(err.Error(), what) {
+		return n, err
+	}
+	return n, fmt.Errorf("%s: %w", what, unwrapPath(err))
+}
+
+// unwrapPath drops an *fs.PathError's operation and path: messages name
+// the file already.
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }

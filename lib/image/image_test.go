@@ -35,13 +35,13 @@ func TestMeasureAndGenerated(t *testing.T) {
 		t.Fatalf("opened %q: %v", b, err)
 	}
 	for _, c := range []struct{ now, want string }{
-		{"layer bytez", "its sha256 is"},
-		{"layer byte", "10 bytes where 11 were expected"},
-		{"layer bytes!", "12 bytes where 11 were expected"},
+		{"layer bytez", "does not match its first reading (it changed since): its sha256 is"},
+		{"layer byte", "is 10 bytes, its first reading (it changed since) says 11"},
+		{"layer bytes!", "is longer than the 11 bytes"},
 	} {
 		content = c.now
 		err := l.Stream(io.Discard)
-		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.HasPrefix(err.Error(), "store paths /s/a: ") {
+		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.HasPrefix(err.Error(), "store paths /s/a ") {
 			t.Errorf("%q: %v", c.now, err)
 		}
 		if _, err := io.ReadAll(l.Open()); err == nil {
@@ -54,14 +54,14 @@ func TestMeasureAndGenerated(t *testing.T) {
 // *image.WriteError, the source's as itself.
 func TestWriteErrorsAreMarked(t *testing.T) {
 	boom := errors.New("disk full")
-	src := image.Generated("g", func(w io.Writer) error { _, err := w.Write([]byte("x")); return err }, digest.FromString("x"), 1)
+	src := image.Generated("g", func(w io.Writer) error { _, err := w.Write([]byte("x")); return err }, image.Want{Digest: digest.FromString("x"), Size: 1})
 	err := src.Stream(failWriter{boom})
 	var we *image.WriteError
 	if !errors.As(err, &we) || !errors.Is(err, boom) {
 		t.Errorf("destination failure: %v", err)
 	}
 	bad := errors.New("unreadable")
-	err = image.Generated("g", func(io.Writer) error { return bad }, "", 0).Stream(io.Discard)
+	err = image.Generated("g", func(io.Writer) error { return bad }, image.Want{}).Stream(io.Discard)
 	if errors.As(err, &we) || !errors.Is(err, bad) {
 		t.Errorf("source failure: %v", err)
 	}

@@ -104,10 +104,20 @@ func (f *File) Close() error {
 	return f.closer.Close()
 }
 
-// Find picks the image named name (any spelling docker takes as the
-// same name: "app" is "docker.io/library/app:latest"), or whose OCI
-// ref.name is name; with an empty name the file must hold exactly one
-// image.
+// NoImageError is Find's error when no image has the name.
+type NoImageError struct {
+	File, Name string
+}
+
+func (e *NoImageError) Error() string {
+	return fmt.Sprintf("%s has no image tagged %q", e.File, e.Name)
+}
+
+// Find picks the image named name ("name" or "name:tag"), comparing names
+// as docker does ("app", "app:latest" and "docker.io/library/app:latest"
+// are one name; see package reference), or whose OCI ref.name is name.
+// With an empty name the file must hold exactly one image. A name on two
+// different images is an error.
 func (f *File) Find(name string) (*image.Image, error) {
 	if name == "" {
 		if len(f.Images) != 1 {
@@ -115,27 +125,46 @@ func (f *File) Find(name string) (*image.Image, error) {
 			for _, im := range f.Images {
 				names = append(names, im.Names...)
 			}
-			return nil, fmt.Errorf("%s holds %d images; pick one by name (%s)", f.Name, len(f.Images), strings.Join(names, ", "))
+			return nil, fmt.Errorf("%s holds %d images; pick one by tag (%s)", f.Name, len(f.Images), strings.Join(names, ", "))
 		}
 		return f.Images[0], nil
 	}
-	var found []*image.Image
+	want, err := reference.Parse(name)
+	if err != nil && !f.hasRefName(name) {
+		return nil, err
+	}
+	var found *image.Image
 	for _, im := range f.Images {
-		if Matches(im, name) {
-			found = append(found, im)
+		if !Matches(im, name) {
+			continue
+		}
+		if found != nil && found.ID() != im.ID() {
+			return nil, fmt.Errorf("%s has two images tagged %s (%s and %s)", f.Name, want.Familiar(), found.ID(), im.ID())
+		}
+		if found == nil {
+			found = im
 		}
 	}
-	switch len(found) {
-	case 0:
-		return nil, fmt.Errorf("%s has no image named %q", f.Name, name)
-	case 1:
-		return found[0], nil
+	if found == nil {
+		return nil, &NoImageError{File: f.Name, Name: name}
 	}
-	return nil, fmt.Errorf("%s has %d images named %q (one per platform?)", f.Name, len(found), name)
+	return found, nil
+}
+
+func (f *File) hasRefName(name string) bool {
+	for _, im := range f.Images {
+		for _, r := range im.RefNames {
+			if r == name {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Matches reports whether an image goes by name: one of its names is the
-// same image name, or name is one of its OCI ref.names.
+// same image name (a name docker would refuse matches nothing), or name
+// is one of its OCI ref.names.
 func Matches(im *image.Image, name string) bool {
 	for _, r := range im.RefNames {
 		if r == name {

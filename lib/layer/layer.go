@@ -37,6 +37,7 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/go-dockertools/dockertools/lib/image"
 	"github.com/go-dockertools/dockertools/lib/pytar"
 	"github.com/go-dockertools/dockertools/lib/tarsum"
 	"github.com/opencontainers/go-digest"
@@ -439,16 +440,13 @@ func pathErr(err error) error {
 }
 
 // WriteError marks a failure to write the layer (as opposed to a problem
-// with its sources), so callers can name their output.
-type WriteError struct{ Err error }
-
-func (e *WriteError) Error() string { return "write: " + e.Err.Error() }
-func (e *WriteError) Unwrap() error { return e.Err }
+// with its sources), so callers can name their output: the model's.
+type WriteError = image.WriteError
 
 func writeErr(err error) error {
 	var we *WriteError
 	if errors.As(err, &we) {
 		return err
 	}
-	return &WriteError{pathErr(err)}
+	return &WriteError{Err: pathErr(err)}
 }

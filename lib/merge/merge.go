@@ -1,6 +1,6 @@
-// Package merge combines image archives into one that docker load loads
-// with every image and every tag: nixpkgs' mergeImages, one file to ship a
-// multi-service release.
+// Package merge combines image files into one that holds every image and
+// every tag: nixpkgs' mergeImages, one file to ship a multi-service
+// release, as a docker-archive that docker load loads or an OCI layout.
 //
 // Every input is opened, and every tag resolved, before a byte is written:
 //
@@ -13,33 +13,24 @@
 //     "docker.io/library/app:latest" too;
 //   - a tag docker load would refuse is an error before anything is written.
 //
-// Then the images are streamed in input order, each layer checked against
-// its diff_id while it is copied; a layer or config present in several
-// inputs is stored once. Members get a fixed time, so the same inputs
-// give the same bytes whether they came plain, gzip or zstd compressed.
-// Memory holds the inputs' JSON documents, never their layers.
+// Then the images are written in input order by one of imagefile's
+// writers, each layer checked against its diff_id while it is copied; a
+// layer or config present in several inputs is stored once. The same
+// inputs give the same bytes whether they came plain, gzip or zstd
+// compressed. Memory holds the inputs' JSON documents, never their
+// layers.
 package merge
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 
-	"github.com/go-dockertools/dockertools/lib/compress"
-	"github.com/go-dockertools/dockertools/lib/dockerarchive"
+	"github.com/go-dockertools/dockertools/lib/image"
+	"github.com/go-dockertools/dockertools/lib/imagefile"
 	"github.com/go-dockertools/dockertools/lib/reference"
 	"github.com/opencontainers/go-digest"
 )
-
-// Mtime is the modification time of every member of a merged archive.
-const Mtime = 1
-
-// Options tune a merge.
-type Options struct {
-	Compress compress.Kind // of the whole output; "" is none
-}
 
 // Result describes a merged archive.
 type Result struct {
@@ -53,7 +44,7 @@ type Result struct {
 
 // entry is one image of the output.
 type entry struct {
-	image *dockerarchive.Image
+	image *image.Image
 	file  string // input it is taken from
 	tags  []string
 }
@@ -65,9 +56,10 @@ type tagOwner struct {
 	file  string
 }
 
-// Merge writes to w an archive holding every image of the archives named
-// by inputs ("-" is stdin, at most once).
-func Merge(w io.Writer, inputs []string, opts Options) (Result, error) {
+// Merge writes to out every image of the inputs (image files of any
+// format imagefile reads; "-" is stdin, at most once). It does not close
+// out.
+func Merge(out imagefile.Writer, inputs []string) (Result, error) {
 	if len(inputs) == 0 {
 		return Result{}, fmt.Errorf("no input archive")
 	}
@@ -80,66 +72,83 @@ func Merge(w io.Writer, inputs []string, opts Options) (Result, error) {
 	if stdin > 1 {
 		return Result{}, fmt.Errorf("stdin (\"-\") can be read only once")
 	}
-	var archives []*dockerarchive.Archive
+	var files []*imagefile.File
 	defer func() {
-		for _, a := range archives {
-			a.Close()
+		for _, f := range files {
+			f.Close()
 		}
 	}()
 	for _, in := range inputs {
-		a, err := dockerarchive.Open(in)
+		f, err := imagefile.Open(in)
 		if err != nil {
 			return Result{}, err
 		}
-		archives = append(archives, a)
+		files = append(files, f)
 	}
-	entries, notes, err := plan(archives)
+	entries, notes, err := plan(files)
 	if err != nil {
 		return Result{}, err
 	}
-	res, err := write(w, entries, opts)
-	res.Notes = notes
-	return res, err
+	res := Result{Notes: notes}
+	layers := map[digest.Digest]bool{}
+	for _, e := range entries {
+		im := *e.image
+		im.Names = e.tags
+		if err := out.Add(&im); err != nil {
+			var we *image.WriteError
+			if errors.As(err, &we) {
+				return Result{}, we
+			}
+			return Result{}, inputErr(err, e.file)
+		}
+		for _, l := range im.Layers {
+			layers[l.DiffID] = true
+		}
+		res.Images++
+		res.Tags += len(e.tags)
+	}
+	res.Layers = len(layers)
+	return res, nil
 }
 
-// plan orders the images of all archives, dropping repeats and checking
+// plan orders the images of all files, dropping repeats and checking
 // tags, before anything is written.
-func plan(archives []*dockerarchive.Archive) ([]*entry, []string, error) {
+func plan(files []*imagefile.File) ([]*entry, []string, error) {
 	var entries []*entry
 	byID := map[digest.Digest]*entry{}
 	owners := map[string]tagOwner{}
 	var notes []string
-	for _, a := range archives {
-		for i := range a.Images {
-			im := &a.Images[i]
-			e, seen := byID[im.ConfigDigest]
+	for _, f := range files {
+		for i, im := range f.Images {
+			id := im.ID()
+			e, seen := byID[id]
 			if seen {
-				notes = append(notes, fmt.Sprintf("image %s is in %s and in %s: stored once", short(im.ConfigDigest), e.file, display(a.Name)))
+				notes = append(notes, fmt.Sprintf("image %s is in %s and in %s: stored once", short(id), e.file, f.Name))
 			} else {
-				e = &entry{image: im, file: display(a.Name)}
-				byID[im.ConfigDigest] = e
+				e = &entry{image: im, file: f.Name}
+				byID[id] = e
 				entries = append(entries, e)
 			}
-			for _, t := range im.RepoTags {
+			for _, t := range im.Names {
 				// As docker load checks and resolves it:
 				// "app:latest" and "docker.io/library/app:latest"
 				// are one tag.
 				ref, err := reference.ParseRepoTag(t)
 				if err != nil {
-					return nil, nil, fmt.Errorf("%s: image %d: %w", display(a.Name), i+1, err)
+					return nil, nil, fmt.Errorf("%s: image %d: %w", f.Name, i+1, err)
 				}
 				key := ref.Key()
 				if o, ok := owners[key]; ok {
-					if o.image != im.ConfigDigest {
+					if o.image != id {
 						spelt := t
 						if o.tag != t {
 							spelt = fmt.Sprintf("%s (%s)", t, o.tag)
 						}
-						return nil, nil, fmt.Errorf("tag %s names two different images: %s in %s and %s in %s", spelt, short(o.image), o.file, short(im.ConfigDigest), display(a.Name))
+						return nil, nil, fmt.Errorf("tag %s names two different images: %s in %s and %s in %s", spelt, short(o.image), o.file, short(id), f.Name)
 					}
 					continue // the same tag of the same image again
 				}
-				owners[key] = tagOwner{tag: t, image: im.ConfigDigest, file: display(a.Name)}
+				owners[key] = tagOwner{tag: t, image: id, file: f.Name}
 				e.tags = append(e.tags, t)
 			}
 		}
@@ -147,85 +156,12 @@ func plan(archives []*dockerarchive.Archive) ([]*entry, []string, error) {
 	return entries, notes, nil
 }
 
-// WriteError is a failure to write the output (as opposed to a problem
-// with an input), so callers can name their output in the message.
-type WriteError struct{ Err error }
-
-func (e *WriteError) Error() string { return "write: " + e.Err.Error() }
-func (e *WriteError) Unwrap() error { return e.Err }
-
-// errWriter marks the errors of the output writer.
-type errWriter struct{ w io.Writer }
-
-func (e errWriter) Write(p []byte) (int, error) {
-	n, err := e.w.Write(p)
-	if err != nil {
-		err = &WriteError{err}
-	}
-	return n, err
-}
-
-// inputErr prefixes an error about an input, and passes output errors on.
-func inputErr(err error, format string, a ...any) error {
-	var we *WriteError
-	if errors.As(err, &we) {
-		return we
-	}
-	return fmt.Errorf(format+": %w", append(a, err)...)
-}
-
-// layerErr names the input of a failed layer copy, unless the reader's
-// message already does.
-func layerErr(err error, file, layer string) error {
-	var we *WriteError
-	if errors.As(err, &we) {
-		return we
-	}
+// inputErr names the input of a failure, unless the message does.
+func inputErr(err error, file string) error {
 	if strings.Contains(err.Error(), file) {
 		return err
 	}
-	return fmt.Errorf("%s: layer %s: %w", file, layer, err)
-}
-
-// write streams the planned images into an archive.
-func write(w io.Writer, entries []*entry, opts Options) (Result, error) {
-	buf := bufio.NewWriterSize(errWriter{w}, 1<<20)
-	zw, err := compress.NewWriter(buf, opts.Compress)
-	if err != nil {
-		return Result{}, err
-	}
-	aw := dockerarchive.NewWriter(zw, Mtime)
-	var res Result
-	layers := map[digest.Digest]bool{}
-	for _, e := range entries {
-		var names []string
-		for _, l := range e.image.Layers {
-			name, err := aw.WriteLayer(l.DiffID, l.Size(), l.CopyTo)
-			if err != nil {
-				return Result{}, layerErr(err, e.file, l.Name)
-			}
-			names = append(names, name)
-			layers[l.DiffID] = true
-		}
-		config, err := aw.WriteConfig(e.image.Config)
-		if err != nil {
-			return Result{}, inputErr(err, "%s: config %s", e.file, e.image.ConfigName)
-		}
-		aw.AddImage(config, e.tags, names)
-		res.Images++
-		res.Tags += len(e.tags)
-	}
-	res.Layers = len(layers)
-	if err := aw.Close(); err != nil {
-		return Result{}, inputErr(err, "finishing the archive")
-	}
-	if err := zw.Close(); err != nil {
-		return Result{}, inputErr(err, "finishing the archive")
-	}
-	if err := buf.Flush(); err != nil {
-		return Result{}, inputErr(err, "finishing the archive")
-	}
-	return res, nil
+	return fmt.Errorf("%s: %w", file, err)
 }
 
 func short(d digest.Digest) string {
@@ -233,11 +169,4 @@ func short(d digest.Digest) string {
 		return d.String()
 	}
 	return d.Encoded()[:12]
-}
-
-func display(name string) string {
-	if name == "-" {
-		return "stdin"
-	}
-	return name
 }

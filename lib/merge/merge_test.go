@@ -15,6 +15,8 @@ import (
 
 	"github.com/go-dockertools/dockertools/lib/compress"
 	"github.com/go-dockertools/dockertools/lib/dockerarchive"
+	"github.com/go-dockertools/dockertools/lib/image"
+	"github.com/go-dockertools/dockertools/lib/imagefile"
 	"github.com/go-dockertools/dockertools/lib/merge"
 	"github.com/go-dockertools/dockertools/lib/merge/mergetest"
 )
@@ -49,7 +51,7 @@ func writeThree(t *testing.T, dir string, im three) []string {
 func mergeBytes(t *testing.T, inputs []string, kind compress.Kind) ([]byte, merge.Result) {
 	t.Helper()
 	var buf bytes.Buffer
-	res, err := merge.Merge(&buf, inputs, merge.Options{Compress: kind})
+	res, err := mergeTo(&buf, inputs, kind)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -261,7 +263,7 @@ func TestTagClash(t *testing.T) {
 			clash := filepath.Join(t.TempDir(), "clash.tar.zst")
 			mergetest.WriteArchive(t, clash, compress.Zstd, other)
 			var buf bytes.Buffer
-			_, err := merge.Merge(&buf, append(files, clash), merge.Options{})
+			_, err := mergeTo(&buf, append(files, clash), compress.None)
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -285,7 +287,7 @@ func TestTagClash(t *testing.T) {
 	a2.Created = "2001-09-09T01:46:40Z"
 	one := filepath.Join(dir, "one.tar")
 	mergetest.WriteArchive(t, one, compress.None, im.a, a2)
-	if _, err := merge.Merge(io.Discard, []string{one}, merge.Options{}); err == nil || !strings.Contains(err.Error(), "fixture/app:a") {
+	if _, err := mergeTo(io.Discard, []string{one}, compress.None); err == nil || !strings.Contains(err.Error(), "fixture/app:a") {
 		t.Errorf("clash inside one archive: %v", err)
 	}
 }
@@ -307,7 +309,7 @@ func TestRefusesTagsDockerLoadRefuses(t *testing.T) {
 		f := filepath.Join(dir, "bad.tar")
 		mergetest.WriteArchive(t, f, compress.None, bad)
 		var buf bytes.Buffer
-		_, err := merge.Merge(&buf, []string{f}, merge.Options{})
+		_, err := mergeTo(&buf, []string{f}, compress.None)
 		if err == nil || !strings.Contains(err.Error(), f) || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("RepoTag %s: error %v: want one naming %s and saying %q", c.tag, err, f, c.want)
 		}
@@ -355,20 +357,20 @@ func TestLayerNotMatchingDiffID(t *testing.T) {
 	bad.Layers = []mergetest.Layer{bad.Layers[0], {File: forged, DiffID: l.DiffID, Size: l.Size}}
 	f := filepath.Join(dir, "bad.tar")
 	mergetest.WriteArchive(t, f, compress.None, bad)
-	_, err = merge.Merge(io.Discard, []string{f}, merge.Options{})
+	_, err = mergeTo(io.Discard, []string{f}, compress.None)
 	if err == nil || !strings.Contains(err.Error(), f) || !strings.Contains(err.Error(), "does not match its diff_id") || !strings.Contains(err.Error(), l.DiffID.Encoded()) {
 		t.Errorf("error %v", err)
 	}
 }
 
 func TestNoInput(t *testing.T) {
-	if _, err := merge.Merge(io.Discard, nil, merge.Options{}); err == nil {
+	if _, err := mergeTo(io.Discard, nil, compress.None); err == nil {
 		t.Error("no error without inputs")
 	}
-	if _, err := merge.Merge(io.Discard, []string{"-", "-"}, merge.Options{}); err == nil || !strings.Contains(err.Error(), "stdin") {
+	if _, err := mergeTo(io.Discard, []string{"-", "-"}, compress.None); err == nil || !strings.Contains(err.Error(), "stdin") {
 		t.Errorf("stdin twice: %v", err)
 	}
-	if _, err := merge.Merge(io.Discard, []string{"/nonexistent/x.tar"}, merge.Options{}); err == nil || !strings.Contains(err.Error(), "/nonexistent/x.tar") {
+	if _, err := mergeTo(io.Discard, []string{"/nonexistent/x.tar"}, compress.None); err == nil || !strings.Contains(err.Error(), "/nonexistent/x.tar") {
 		t.Errorf("missing file: %v", err)
 	}
 }
@@ -386,8 +388,8 @@ func (w *writeErrer) Write(p []byte) (int, error) {
 
 func TestWriteErrorIsMarked(t *testing.T) {
 	files := writeThree(t, t.TempDir(), threeImages(t))
-	_, err := merge.Merge(&writeErrer{n: 10000}, files, merge.Options{})
-	var we *merge.WriteError
+	_, err := mergeTo(&writeErrer{n: 10000}, files, compress.None)
+	var we *image.WriteError
 	if err == nil || !strings.Contains(err.Error(), "disk full") {
 		t.Fatalf("error %v", err)
 	}
@@ -465,7 +467,7 @@ func TestCompressedLayerMembers(t *testing.T) {
 			}
 		}
 		f, _ = compressedLayers(t, filepath.Join(dir, string(kind)+"-spoilt.tar"), im, kind, true)
-		_, err := merge.Merge(io.Discard, []string{f}, merge.Options{})
+		_, err := mergeTo(io.Discard, []string{f}, compress.None)
 		if err == nil || !strings.Contains(err.Error(), "does not match its diff_id") || !strings.Contains(err.Error(), "l1/layer.tar") {
 			t.Errorf("%s: spoilt compressed layer: %v", kind, err)
 		}
@@ -511,4 +513,18 @@ func compressedLayers(t *testing.T, file string, im mergetest.Image, kind compre
 		t.Fatal(err)
 	}
 	return file, stored
+}
+
+// mergeTo merges inputs into a docker-archive written to w, compressed
+// whole as kind says: what merge-images does.
+func mergeTo(w io.Writer, inputs []string, kind compress.Kind) (merge.Result, error) {
+	out, err := imagefile.NewWriter(w, imagefile.Options{Format: imagefile.DockerArchive, Compress: kind, Mtime: 1})
+	if err != nil {
+		return merge.Result{}, err
+	}
+	res, err := merge.Merge(out, inputs)
+	if err != nil {
+		return res, err
+	}
+	return res, out.Close()
 }

@@ -292,7 +292,12 @@ func TestBadLayouts(t *testing.T) {
 		want   string
 	}{
 		{"missing blob", func(d string) { os.Remove(filepath.Join(d, layerBlob)) }, "is missing"},
-		{"blob does not match", func(d string) { os.WriteFile(filepath.Join(d, layerBlob), []byte("not the blob"), 0o644) }, "does not match its digest"},
+		{"blob does not match", func(d string) {
+			b, _ := os.ReadFile(filepath.Join(d, layerBlob))
+			b[len(b)-1] ^= 1
+			os.WriteFile(filepath.Join(d, layerBlob), b, 0o644)
+		}, "does not match its digest"},
+		{"blob of another size", func(d string) { os.WriteFile(filepath.Join(d, layerBlob), []byte("not the blob"), 0o644) }, "its descriptor says"},
 		{"manifest not JSON", func(d string) { os.WriteFile(filepath.Join(d, manifestBlob), []byte("{"), 0o644) }, "manifest"},
 		{"index not JSON", func(d string) { os.WriteFile(filepath.Join(d, "index.json"), []byte("["), 0o644) }, "index.json: not valid JSON"},
 		{"index of unknown media type", func(d string) {

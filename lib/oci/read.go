@@ -317,11 +317,11 @@ func (l *Layout) layer(desc v1.Descriptor, diffID digest.Digest) (image.Layer, e
 	layer := image.Layer{DiffID: diffID, Size: -1}
 	if kind == compress.None {
 		layer.Size = desc.Size
-		layer.Source = image.Generated(what, stored.copyRaw, diffID, desc.Size)
+		layer.Source = image.Generated(what, stored.copyRaw, image.Want{Digest: diffID, Size: desc.Size, By: "its diff_id"})
 		return layer, nil
 	}
 	layer.Stored = &image.Blob{MediaType: desc.MediaType, Compression: kind, Digest: desc.Digest, Size: desc.Size, Source: stored}
-	layer.Source = image.Generated(what+" (decompressed)", stored.decompress, diffID, -1)
+	layer.Source = image.Generated(what+" (decompressed)", stored.decompress, image.Want{Digest: diffID, Size: -1, By: "its diff_id"})
 	return layer, nil
 }
 
@@ -358,14 +358,8 @@ func (b *blobSource) copyRaw(w io.Writer) error {
 	if n != b.desc.Size {
 		return fmt.Errorf("%s is %d bytes, its descriptor says %d", b.what, n, b.desc.Size)
 	}
-	src := &readErr{r: f}
-	if _, err := io.CopyBuffer(w, src, make([]byte, 1<<20)); err != nil {
-		if src.err != nil {
-			return fmt.Errorf("%s: %w", b.what, src.err)
-		}
-		return err
-	}
-	return nil
+	_, err = image.Copy(w, f, b.what)
+	return err
 }
 
 // decompress writes the blob's decompressed bytes, checking the stored
@@ -399,13 +393,13 @@ func (b *blobSource) decompress(w io.Writer) error {
 		return fmt.Errorf("%s: %w", b.what, err)
 	}
 	limit := max(64<<20, b.desc.Size*MaxExpansion)
-	src := &readErr{r: io.LimitReader(zr, limit+1)}
-	n, err := io.CopyBuffer(w, src, make([]byte, 1<<20))
+	n, err := image.Copy(w, io.LimitReader(zr, limit+1), b.what+": decompressing")
 	zr.Close()
+	var we *image.WriteError
 	switch {
-	case err != nil && src.err == nil:
+	case errors.As(err, &we):
 		finish(false)
-		return err // the destination's
+		return err
 	case n > limit:
 		finish(false)
 		return fmt.Errorf("%s expands to more than %d bytes, %d times its size: refused as a decompression bomb", b.what, limit, MaxExpansion)
@@ -413,24 +407,7 @@ func (b *blobSource) decompress(w io.Writer) error {
 	if rerr := finish(err == nil); rerr != nil {
 		return rerr // the stored bytes are not the blob's
 	}
-	if err != nil {
-		return fmt.Errorf("%s: decompressing: %w", b.what, src.err)
-	}
-	return nil
-}
-
-// readErr remembers a reader's failure, to tell it from the writer's.
-type readErr struct {
-	r   io.Reader
-	err error
-}
-
-func (r *readErr) Read(p []byte) (int, error) {
-	n, err := r.r.Read(p)
-	if err != nil && err != io.EOF {
-		r.err = err
-	}
-	return n, err
+	return err
 }
 
 // digestChecker passes bytes on while digesting them.

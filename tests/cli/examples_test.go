@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/go-dockertools/dockertools/lib/oci"
 	"github.com/go-dockertools/dockertools/lib/tarsum"
 	"github.com/go-dockertools/dockertools/lib/testutil"
 )
@@ -120,6 +122,27 @@ var exampleChecks = map[string]example{
 			t.Fatalf("hello.tar.gz holds %+v, want one image tagged hello:1.0", ims)
 		}
 		checkLayers(t, ims[0].DiffIDs, w.layers)
+	}},
+	"assemble-image --tag hello:1.0 --tag hello:latest --format oci -o hello-oci layers/*.json": {check: func(t *testing.T, w *workspace, dir string, r testutil.Result) {
+		l, err := oci.OpenLayout(filepath.Join(dir, "hello-oci"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ims, err := l.Images()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ims) != 1 || !reflect.DeepEqual(ims[0].RefNames, []string{"1.0", "latest"}) || !reflect.DeepEqual(ims[0].Names, []string{"docker.io/library/hello:1.0", "docker.io/library/hello:latest"}) {
+			t.Fatalf("hello-oci holds %d images, names %v, refs %v; want one, tagged 1.0 and latest", len(ims), ims[0].Names, ims[0].RefNames)
+		}
+		var diffIDs []string
+		for _, l := range ims[0].Layers {
+			if err := l.Stream(io.Discard); err != nil {
+				t.Fatal(err)
+			}
+			diffIDs = append(diffIDs, l.DiffID.String())
+		}
+		checkLayers(t, diffIDs, w.layers)
 	}},
 	// The engine that answers loads it; the image is removed afterwards.
 	"assemble-image --nixpkgs-conf conf.json | docker load": {

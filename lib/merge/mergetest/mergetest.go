@@ -14,8 +14,9 @@ import (
 	"testing"
 
 	"github.com/go-dockertools/dockertools/lib/compress"
-	"github.com/go-dockertools/dockertools/lib/dockerarchive"
+	"github.com/go-dockertools/dockertools/lib/image"
 	"github.com/go-dockertools/dockertools/lib/imageconfig"
+	"github.com/go-dockertools/dockertools/lib/imagefile"
 	"github.com/go-dockertools/dockertools/lib/layer"
 	"github.com/go-dockertools/dockertools/lib/testutil"
 	"github.com/opencontainers/go-digest"
@@ -178,42 +179,49 @@ func (im Image) Config() []byte {
 // ID is the image ID: the config's digest.
 func (im Image) ID() digest.Digest { return digest.FromBytes(im.Config()) }
 
+// Model is the layer in the lib/image model, read from its file as it
+// is, unchecked: tests write archives whose layers lie.
+func (l Layer) Model() image.Layer {
+	return image.Layer{DiffID: l.DiffID, Size: l.Size, Source: rawFile(l.File)}
+}
+
+// rawFile writes a file's bytes, whatever they are.
+type rawFile string
+
+func (f rawFile) String() string           { return string(f) }
+func (f rawFile) Stream(w io.Writer) error { return copyFile(w, string(f)) }
+
+// Model is the image in the lib/image model.
+func (im Image) Model() *image.Image {
+	out := &image.Image{Config: im.Config(), Names: im.Tags}
+	for _, l := range im.Layers {
+		out.Layers = append(out.Layers, l.Model())
+	}
+	return out
+}
+
 // WriteArchive writes an archive holding images, compressed as asked, to
 // file.
 func WriteArchive(t testing.TB, file string, kind compress.Kind, images ...Image) {
 	t.Helper()
-	f, err := os.Create(file)
+	Write(t, file, imagefile.Options{Format: imagefile.DockerArchive, Compress: kind, Mtime: 1}, images...)
+}
+
+// Write writes images to file (a directory for an OCI layout) with the
+// toolkit's writers.
+func Write(t testing.TB, file string, o imagefile.Options, images ...Image) {
+	t.Helper()
+	out, err := imagefile.Create(file, o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	zw, err := compress.NewWriter(f, kind)
-	if err != nil {
-		t.Fatal(err)
-	}
-	aw := dockerarchive.NewWriter(zw, 1)
+	defer out.Abort()
 	for _, im := range images {
-		var names []string
-		for _, l := range im.Layers {
-			name, err := aw.WriteLayer(l.DiffID, l.Size, func(w io.Writer) error { return copyFile(w, l.File) })
-			if err != nil {
-				t.Fatal(err)
-			}
-			names = append(names, name)
-		}
-		cfg, err := aw.WriteConfig(im.Config())
-		if err != nil {
+		if err := out.Add(im.Model()); err != nil {
 			t.Fatal(err)
 		}
-		aw.AddImage(cfg, im.Tags, names)
 	}
-	if err := aw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
+	if err := out.Commit(); err != nil {
 		t.Fatal(err)
 	}
 }

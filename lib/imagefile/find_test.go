@@ -1,4 +1,4 @@
-package dockerarchive_test
+package imagefile_test
 
 import (
 	"errors"
@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/go-dockertools/dockertools/lib/compress"
-	"github.com/go-dockertools/dockertools/lib/dockerarchive"
+	"github.com/go-dockertools/dockertools/lib/imagefile"
 	"github.com/go-dockertools/dockertools/lib/merge/mergetest"
 	"github.com/opencontainers/go-digest"
 )
@@ -28,7 +28,7 @@ func TestFindImage(t *testing.T) {
 	again := image(app.Created, "index.docker.io/library/app") // the same image, spelt otherwise
 	f := filepath.Join(dir, "a.tar")
 	mergetest.WriteArchive(t, f, compress.None, app, local, bad, again)
-	a, err := dockerarchive.Open(f)
+	a, err := imagefile.Open(f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,33 +51,33 @@ func TestFindImage(t *testing.T) {
 		{"localhost/app", ""},
 		{"fixture/app:a", ""},
 	} {
-		im, err := a.FindImage(c.tag)
+		im, err := a.Find(c.tag)
 		if c.want == "" {
-			var none *dockerarchive.NoImageError
+			var none *imagefile.NoImageError
 			if !errors.As(err, &none) || !strings.Contains(err.Error(), `no image tagged "`+c.tag+`"`) {
 				t.Errorf("FindImage(%q): %v, want no image", c.tag, err)
 			}
 			continue
 		}
-		if err != nil || im.ConfigDigest != c.want {
+		if err != nil || im.ID() != c.want {
 			t.Errorf("FindImage(%q): %v, want image %s", c.tag, err, c.want)
 		}
 	}
 	for _, tag := range []string{"Fixture/App:a", "app:-x", "app@sha256:" + strings.Repeat("0", 64)} {
-		var none *dockerarchive.NoImageError
-		if _, err := a.FindImage(tag); err == nil || errors.As(err, &none) || !strings.Contains(err.Error(), `image name "`+tag+`"`) {
+		var none *imagefile.NoImageError
+		if _, err := a.Find(tag); err == nil || errors.As(err, &none) || !strings.Contains(err.Error(), `image name "`+tag+`"`) {
 			t.Errorf("FindImage(%q): %v, want an error saying what is wrong with the name", tag, err)
 		}
 	}
 
 	two := filepath.Join(dir, "two.tar")
 	mergetest.WriteArchive(t, two, compress.None, image("2001-01-01T00:00:00Z", "app"), image("2002-01-01T00:00:00Z", "docker.io/library/app:latest"))
-	b, err := dockerarchive.Open(two)
+	b, err := imagefile.Open(two)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	if _, err := b.FindImage("app:latest"); err == nil || !strings.Contains(err.Error(), "two images tagged app:latest") {
+	if _, err := b.Find("app:latest"); err == nil || !strings.Contains(err.Error(), "two images tagged app:latest") {
 		t.Errorf("a name on two images: %v", err)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/go-dockertools/dockertools/lib/image"
 	"github.com/go-dockertools/dockertools/lib/imageconfig"
 	"github.com/go-dockertools/dockertools/lib/imagefile"
+	"github.com/go-dockertools/dockertools/lib/layer"
 	"github.com/urfave/cli/v2"
 )
 
@@ -168,12 +169,12 @@ func nativeSpec(c *cli.Context, log *cmdrun.Log) (assemble.NativeSpec, error) {
 			return spec, fmt.Errorf("%s: %w", name, err)
 		}
 	}
-	var ds []assemble.Descriptor
+	var ds []layer.Descriptor
 	if c.NArg() == 0 || (c.NArg() == 1 && c.Args().First() == "-") {
 		if c.NArg() == 0 && stdinIsTerminal() {
 			return spec, cmdrun.Usagef("no layer descriptors: give descriptor files or JSON lines on stdin")
 		}
-		more, err := assemble.ReadDescriptors(os.Stdin, "stdin")
+		more, err := layer.ReadDescriptors(os.Stdin, "stdin")
 		if err != nil {
 			return spec, err
 		}
@@ -184,7 +185,7 @@ func nativeSpec(c *cli.Context, log *cmdrun.Log) (assemble.NativeSpec, error) {
 			if err != nil {
 				return spec, err
 			}
-			more, err := assemble.ReadDescriptors(f, name)
+			more, err := layer.ReadDescriptors(f, name)
 			f.Close()
 			if err != nil {
 				return spec, err
@@ -192,7 +193,7 @@ func nativeSpec(c *cli.Context, log *cmdrun.Log) (assemble.NativeSpec, error) {
 			ds = append(ds, more...)
 		}
 	}
-	ordered, err := assemble.OrderDescriptors(ds)
+	ordered, err := layer.OrderDescriptors(ds)
 	if err != nil {
 		return spec, err
 	}

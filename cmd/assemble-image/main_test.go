@@ -69,7 +69,7 @@ func sha256Hex(b []byte) string {
 type workspace struct {
 	dir, store string
 	paths      []string
-	descs      []assemble.Descriptor
+	descs      []layer.Descriptor
 	conf       string
 }
 
@@ -92,7 +92,7 @@ func newWorkspace(t *testing.T) *workspace {
 		res, err := layer.WriteStorePaths(out, []string{p}, o)
 		must(t, err)
 		must(t, out.Close())
-		d := assemble.Descriptor{Index: &i, File: f, DiffID: res.DiffID, Size: res.Size, Paths: []string{p}}
+		d := layer.Descriptor{Index: &i, File: f, DiffID: res.DiffID, Size: res.Size, Paths: []string{p}}
 		w.descs = append(w.descs, d)
 		js, _ := json.Marshal(d)
 		write(t, w.dir, fmt.Sprintf("layers/%d.json", i), append(js, '\n'))
@@ -216,7 +216,7 @@ func TestBadInput(t *testing.T) {
 	descLines := func(args ...string) func(*workspace) ([]string, []byte) {
 		return func(w *workspace) ([]string, []byte) { return args, w.descriptorLines() }
 	}
-	badDesc := func(edit func(*assemble.Descriptor), args ...string) func(*workspace) ([]string, []byte) {
+	badDesc := func(edit func(*layer.Descriptor), args ...string) func(*workspace) ([]string, []byte) {
 		return func(w *workspace) ([]string, []byte) {
 			dd := w.descs[1]
 			edit(&dd)
@@ -285,12 +285,12 @@ func TestBadInput(t *testing.T) {
 		{"malformed descriptor", withFile("d.json", []byte(`{"file": `), "--tag", "a", "FILE"), 1, "d.json: descriptor 1"},
 		{"descriptor with an unknown key", withFile("d.json", []byte(`{"file": "layers/0.tar", "digest": "x"}`), "--tag", "a", "FILE"), 1, `unknown field "digest"`},
 		{"descriptor without a file", withFile("d.json", []byte(`{"diffID": "sha256:`+strings.Repeat("0", 64)+`", "size": 1}`), "--tag", "a", "FILE"), 1, `no "file"`},
-		{"descriptor with a bad diffID", badDesc(func(d *assemble.Descriptor) { d.DiffID = "sha256:xyz" }, "--tag", "a"), 1, `diffID "sha256:xyz" is not a sha256 digest`},
+		{"descriptor with a bad diffID", badDesc(func(d *layer.Descriptor) { d.DiffID = "sha256:xyz" }, "--tag", "a"), 1, `diffID "sha256:xyz" is not a sha256 digest`},
 		{"no descriptors on stdin", func(*workspace) ([]string, []byte) { return []string{"--tag", "a", "-"}, []byte("\n") }, 1, "stdin: no layer descriptor"},
-		{"mixed indexes", badDesc(func(d *assemble.Descriptor) { d.Index = nil }, "--tag", "a"), 1, "give all or none"},
-		{"layer size differs", badDesc(func(d *assemble.Descriptor) { d.Size += 512 }, "--tag", "a"), 1, "layers/1.tar is 10240 bytes, its descriptor says 10752"},
-		{"layer digest differs", badDesc(func(d *assemble.Descriptor) { d.DiffID = d.DiffID[:10] + "0000" + d.DiffID[14:] }, "--tag", "a"), 1, "layers/1.tar does not match its descriptor"},
-		{"layer file missing", badDesc(func(d *assemble.Descriptor) { d.File = "layers/gone.tar" }, "--tag", "a"), 1, "layer layers/gone.tar: no such file"},
+		{"mixed indexes", badDesc(func(d *layer.Descriptor) { d.Index = nil }, "--tag", "a"), 1, "give all or none"},
+		{"layer size differs", badDesc(func(d *layer.Descriptor) { d.Size += 512 }, "--tag", "a"), 1, "layers/1.tar is 10240 bytes, its descriptor says 10752"},
+		{"layer digest differs", badDesc(func(d *layer.Descriptor) { d.DiffID = d.DiffID[:10] + "0000" + d.DiffID[14:] }, "--tag", "a"), 1, "layers/1.tar does not match its descriptor"},
+		{"layer file missing", badDesc(func(d *layer.Descriptor) { d.File = "layers/gone.tar" }, "--tag", "a"), 1, "layer layers/gone.tar: no such file"},
 		{"too many layers", descLines("--tag", "a", "--max-layers", "1"), 1, "the image would have 2 layers, more than the 1 allowed (--max-layers)"},
 		// Base images.
 		{"base image missing", d("--tag", "a", "--from-image", "none.tar", "layers/0.json"), 1, "none.tar: no such file"},

@@ -44,8 +44,14 @@ stdin): white-space separated, or a JSON array. --root DIR packs a directory's
 contents as the image root (a customisation layer), with the same times and
 owners; given with store paths, one layer holds both (nixpkgs' buildImage).
 
+--digest-only writes no tar at all: the paths are read once and only the
+descriptor is written, with the options that shaped the bytes, so that
+assemble-image writes the layer again from the store (checking it against
+the descriptor) straight into the image: the store holds the only copy.
+
 Examples:
   path-to-layer -o layer.tar /nix/store/...-hello-2.12
+  path-to-layer --digest-only /nix/store/...-hello-2.12 > layer.json
   closure-popularity --max-layers 50 graph.json | awk '{print NR-1, $0}' |
     xargs -P4 -L1 sh -c 'path-to-layer --index "$0" -o "layers/$0.tar" "$@" > "layers/$0.json"'
   path-to-layer --root ./rootfs --tarsum -o custom.tar`,
@@ -64,6 +70,7 @@ Examples:
 			&cli.StringFlag{Name: "store-dir", Value: layer.DefaultStoreDir, Usage: "the Nix store `DIR`"},
 			&cli.StringFlag{Name: "index", Usage: "record layer number `N` in the descriptor (assemble-image orders layers by it)"},
 			&cli.BoolFlag{Name: "tarsum", Usage: "also compute Docker's TarSum v1 of the layer"},
+			&cli.BoolFlag{Name: "digest-only", Usage: "write no tar, only the descriptor (assemble-image writes the layer from the store)"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print no informational messages"},
 		},
 		Action:         run,
@@ -72,18 +79,10 @@ Examples:
 	}
 }
 
-// descriptor is the JSON path-to-layer prints; DESIGN.md fixes its keys.
-type descriptor struct {
-	Index  *int     `json:"index,omitempty"`
-	File   string   `json:"file,omitempty"`
-	DiffID string   `json:"diffID"`
-	Size   int64    `json:"size"`
-	TarSum string   `json:"tarsum,omitempty"`
-	Paths  []string `json:"paths,omitempty"`
-	Root   string   `json:"root,omitempty"`
-}
-
 func run(c *cli.Context) error {
+	if c.Bool("digest-only") && c.IsSet("output") {
+		return cmdrun.Usagef("--digest-only writes no tar: -o does not go with it (--descriptor FILE names where the descriptor goes)")
+	}
 	opts := layer.Defaults()
 	opts.Uid, opts.Gid = c.Int64("uid"), c.Int64("gid")
 	opts.Uname, opts.Gname = c.String("uname"), c.String("gname")
@@ -104,7 +103,7 @@ func run(c *cli.Context) error {
 	if opts.Uid < 0 || opts.Gid < 0 {
 		return cmdrun.Usagef("--uid and --gid must not be negative")
 	}
-	var d descriptor
+	var d layer.Descriptor
 	if s := c.String("index"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 0 {
@@ -130,6 +129,9 @@ func run(c *cli.Context) error {
 
 	outName := c.String("output")
 	descName := c.String("descriptor")
+	if c.Bool("digest-only") {
+		return digestOnly(d, root, paths, opts, descName)
+	}
 	if outName == "" || outName == atomicfile.Stdout {
 		if descName == "" {
 			descName = "" // no descriptor unless asked for
@@ -160,6 +162,7 @@ func run(c *cli.Context) error {
 	}
 	res, err := layer.Write(out, root, paths, opts)
 	d.Root, d.Paths = root, paths
+	d.SetOptions(opts)
 	if err != nil {
 		var we *layer.WriteError
 		if errors.As(err, &we) {
@@ -167,7 +170,7 @@ func run(c *cli.Context) error {
 		}
 		return err
 	}
-	d.DiffID, d.Size, d.TarSum = res.DiffID.String(), res.Size, res.TarSum
+	d.DiffID, d.Size, d.TarSum = res.DiffID, res.Size, res.TarSum
 	var js []byte
 	if desc != nil {
 		if js, err = json.Marshal(d); err != nil {
@@ -210,6 +213,33 @@ func run(c *cli.Context) error {
 		}
 	}
 	return err
+}
+
+// digestOnly reads the paths once and writes only the descriptor.
+func digestOnly(d layer.Descriptor, root string, paths []string, opts layer.Options, descName string) error {
+	if descName == "" {
+		descName = atomicfile.Stdout
+	}
+	desc, err := atomicfile.Create(descName)
+	if err != nil {
+		return err
+	}
+	defer desc.Abort()
+	res, err := layer.Write(io.Discard, root, paths, opts)
+	if err != nil {
+		return err
+	}
+	d.Root, d.Paths = root, paths
+	d.SetOptions(opts)
+	d.DiffID, d.Size, d.TarSum = res.DiffID, res.Size, res.TarSum
+	js, err := json.Marshal(d)
+	if err != nil {
+		return err
+	}
+	if _, err := desc.Write(append(js, '\n')); err != nil {
+		return fmt.Errorf("write %s: %w", atomicfile.DisplayName(descName), pathErr(err))
+	}
+	return desc.Commit()
 }
 
 // pathErr drops the *PathError layer, whose text would name the

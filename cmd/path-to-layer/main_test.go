@@ -199,6 +199,8 @@ func descriptorOf(t *testing.T, line string, tarBytes []byte, keys ...string) ma
 		got = append(got, k)
 	}
 	sort.Strings(got)
+	// Every descriptor records the options that shaped its bytes.
+	keys = append(keys, "mtime", "uid", "gid", "uname", "gname", "storeDir")
 	sort.Strings(keys)
 	if !reflect.DeepEqual(got, keys) {
 		t.Errorf("descriptor keys %q, want %q", got, keys)
@@ -225,7 +227,8 @@ func quote(ss ...string) string {
 }
 
 // TestLayerAndDescriptor: -o FILE writes the layer the library writes and
-// prints its descriptor with exactly the keys DESIGN.md names; without -o
+// prints its descriptor with exactly the keys DESIGN.md names (and the
+// options that shaped the bytes); without -o
 // the tar goes to stdout and --descriptor FILE gets the descriptor.
 func TestLayerAndDescriptor(t *testing.T) {
 	w := newWorkspace(t)
@@ -659,7 +662,7 @@ func TestSpecialOutputs(t *testing.T) {
 	outFile.WriteString("after\n")
 	outFile.Close()
 	got, _ := os.ReadFile(filepath.Join(w.dir, "stdout.txt"))
-	if r.code != 0 || !bytes.HasPrefix(got, append([]byte("before\n"), layerBytes...)) || !bytes.HasSuffix(got, []byte("\"]}\nafter\n")) {
+	if r.code != 0 || !bytes.HasPrefix(got, append([]byte("before\n"), layerBytes...)) || !bytes.HasSuffix(got, []byte("\"}\nafter\n")) {
 		t.Errorf("-o a link to /proc/self/fd/1: exit %d %s; stdout holds %d bytes: %q...%q", r.code, r.stderr, len(got), got[:min(len(got), 10)], got[max(0, len(got)-40):])
 	}
 	if fi, err := os.Lstat(filepath.Join(w.dir, "stdout")); err != nil || fi.Mode()&os.ModeSymlink == 0 {

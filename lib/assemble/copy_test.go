@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/go-dockertools/dockertools/lib/assemble"
 	"github.com/go-dockertools/dockertools/lib/image"
+	"github.com/go-dockertools/dockertools/lib/layer"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -21,7 +21,7 @@ import (
 func TestLayerFileCopy(t *testing.T) {
 	data := bytes.Repeat([]byte("layer bytes "), 1000)
 	f := writeTemp(t, "layer.tar", data)
-	d := assemble.Descriptor{File: f, DiffID: digest.FromBytes(data), Size: int64(len(data))}
+	d := layer.Descriptor{File: f, DiffID: digest.FromBytes(data), Size: int64(len(data))}
 	l, err := d.Layer()
 	must(t, err)
 	var out bytes.Buffer

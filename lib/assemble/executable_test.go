@@ -11,6 +11,7 @@ import (
 
 	"github.com/go-dockertools/dockertools/lib/assemble"
 	"github.com/go-dockertools/dockertools/lib/imageconfig"
+	"github.com/go-dockertools/dockertools/lib/layer"
 )
 
 // elfHeader is the start of a little-endian 64-bit ELF executable for
@@ -51,17 +52,17 @@ func TestNativeChecksCarriedEntrypoint(t *testing.T) {
 	for _, c := range []struct {
 		name   string
 		arch   string
-		layers []assemble.Descriptor
+		layers []layer.Descriptor
 		entry  string
 		want   string // "" accepted
 	}{
-		{"#!/bin/sh script, arm64", "arm64", []assemble.Descriptor{app}, script, ""},
-		{"#!/bin/sh script, s390x", "s390x", []assemble.Descriptor{app}, script, ""},
-		{"#!/bin/sh script, amd64", "amd64", []assemble.Descriptor{app}, script, ""},
-		{"carried ELF for arm64 in an amd64 image", "amd64", []assemble.Descriptor{app, progs}, arm, "is an ELF executable for arm64, which cannot run in a linux/amd64 image"},
-		{"carried ELF for amd64 in an arm64 image", "arm64", []assemble.Descriptor{progs}, x86, "for amd64"},
-		{"carried ELF for its own architecture", "arm64", []assemble.Descriptor{progs}, arm, ""},
-		{"ELF here but not in the image", "amd64", []assemble.Descriptor{app}, arm, ""},
+		{"#!/bin/sh script, arm64", "arm64", []layer.Descriptor{app}, script, ""},
+		{"#!/bin/sh script, s390x", "s390x", []layer.Descriptor{app}, script, ""},
+		{"#!/bin/sh script, amd64", "amd64", []layer.Descriptor{app}, script, ""},
+		{"carried ELF for arm64 in an amd64 image", "amd64", []layer.Descriptor{app, progs}, arm, "is an ELF executable for arm64, which cannot run in a linux/amd64 image"},
+		{"carried ELF for amd64 in an arm64 image", "arm64", []layer.Descriptor{progs}, x86, "for amd64"},
+		{"carried ELF for its own architecture", "arm64", []layer.Descriptor{progs}, arm, ""},
+		{"ELF here but not in the image", "amd64", []layer.Descriptor{app}, arm, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var buf bytes.Buffer
@@ -86,7 +87,7 @@ func TestNativeChecksCarriedEntrypoint(t *testing.T) {
 	if runtime.GOARCH == "arm64" {
 		other = x86
 	}
-	if _, err := writeNative(&bytes.Buffer{}, assemble.NativeSpec{Tags: []string{"app:1"}, Layers: []assemble.Descriptor{progs}, Config: entrypoint(other)}); err == nil {
+	if _, err := writeNative(&bytes.Buffer{}, assemble.NativeSpec{Tags: []string{"app:1"}, Layers: []layer.Descriptor{progs}, Config: entrypoint(other)}); err == nil {
 		t.Errorf("default architecture: %s accepted", other)
 	}
 }

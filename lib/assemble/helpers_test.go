@@ -55,7 +55,7 @@ func must(t *testing.T, err error) {
 
 // storeLayer writes the layer of paths to dir/name and returns its
 // descriptor, as path-to-layer would print it.
-func storeLayer(t *testing.T, dir, name, storeDir string, paths []string) assemble.Descriptor {
+func storeLayer(t *testing.T, dir, name, storeDir string, paths []string) layer.Descriptor {
 	t.Helper()
 	o := layer.Defaults()
 	o.StoreDir = storeDir
@@ -65,7 +65,7 @@ func storeLayer(t *testing.T, dir, name, storeDir string, paths []string) assemb
 }
 
 // rootLayer writes the layer of a root directory (a customisation layer).
-func rootLayer(t *testing.T, dir, name, root string) assemble.Descriptor {
+func rootLayer(t *testing.T, dir, name, root string) layer.Descriptor {
 	t.Helper()
 	d := writeLayer(t, filepath.Join(dir, name), func(w io.Writer) (layer.Result, error) {
 		return layer.WriteRoot(w, root, layer.Defaults())
@@ -74,14 +74,14 @@ func rootLayer(t *testing.T, dir, name, root string) assemble.Descriptor {
 	return d
 }
 
-func writeLayer(t *testing.T, file string, write func(io.Writer) (layer.Result, error), paths []string) assemble.Descriptor {
+func writeLayer(t *testing.T, file string, write func(io.Writer) (layer.Result, error), paths []string) layer.Descriptor {
 	t.Helper()
 	f, err := os.Create(file)
 	must(t, err)
 	res, err := write(f)
 	must(t, err)
 	must(t, f.Close())
-	return assemble.Descriptor{File: file, DiffID: res.DiffID, Size: res.Size, Paths: paths}
+	return layer.Descriptor{File: file, DiffID: res.DiffID, Size: res.Size, Paths: paths}
 }
 
 // writeNative builds spec and writes its docker-archive to w, compressed

@@ -1,100 +1,20 @@
 package assemble
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"sort"
 
 	"github.com/go-dockertools/dockertools/lib/dockerarchive"
 	"github.com/go-dockertools/dockertools/lib/image"
 	"github.com/go-dockertools/dockertools/lib/imageconfig"
 	"github.com/go-dockertools/dockertools/lib/imagefile"
+	"github.com/go-dockertools/dockertools/lib/layer"
 	"github.com/go-dockertools/dockertools/lib/pyjson"
 	"github.com/go-dockertools/dockertools/lib/reference"
 	"github.com/opencontainers/go-digest"
 )
-
-// Descriptor is the JSON path-to-layer prints for a layer.
-type Descriptor struct {
-	Index  *int          `json:"index,omitempty"`
-	File   string        `json:"file,omitempty"`
-	DiffID digest.Digest `json:"diffID"`
-	Size   int64         `json:"size"`
-	TarSum string        `json:"tarsum,omitempty"`
-	Paths  []string      `json:"paths,omitempty"`
-	Root   string        `json:"root,omitempty"`
-}
-
-// ReadDescriptors reads descriptors from r: one JSON object, or several
-// (JSON lines, or concatenated). name is used in messages.
-func ReadDescriptors(r io.Reader, name string) ([]Descriptor, error) {
-	dec := json.NewDecoder(r)
-	dec.DisallowUnknownFields()
-	var ds []Descriptor
-	for {
-		var d Descriptor
-		err := dec.Decode(&d)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: descriptor %d: %v", name, len(ds)+1, err)
-		}
-		if err := d.check(); err != nil {
-			return nil, fmt.Errorf("%s: descriptor %d: %w", name, len(ds)+1, err)
-		}
-		ds = append(ds, d)
-	}
-	if len(ds) == 0 {
-		return nil, fmt.Errorf("%s: no layer descriptor", name)
-	}
-	return ds, nil
-}
-
-func (d Descriptor) check() error {
-	if d.File == "" {
-		return errors.New("no \"file\": the layer was written to stdout, not to a file assemble-image can read")
-	}
-	if err := d.DiffID.Validate(); err != nil || d.DiffID.Algorithm() != digest.SHA256 {
-		return fmt.Errorf("%s: diffID %q is not a sha256 digest", d.File, d.DiffID)
-	}
-	if d.Size < 0 {
-		return fmt.Errorf("%s: negative size", d.File)
-	}
-	if d.Index != nil && *d.Index < 0 {
-		return fmt.Errorf("%s: negative index", d.File)
-	}
-	return nil
-}
-
-// OrderDescriptors orders layers by their index when they all have one
-// (so the order xargs -P finishes in does not matter), and keeps the given
-// order when none has.
-func OrderDescriptors(ds []Descriptor) ([]Descriptor, error) {
-	with := 0
-	for _, d := range ds {
-		if d.Index != nil {
-			with++
-		}
-	}
-	if with == 0 {
-		return ds, nil
-	}
-	if with != len(ds) {
-		return nil, errors.New("some layer descriptors have an index and some do not: give all or none")
-	}
-	out := append([]Descriptor(nil), ds...)
-	sort.SliceStable(out, func(i, j int) bool { return *out[i].Index < *out[j].Index })
-	for i := 1; i < len(out); i++ {
-		if *out[i].Index == *out[i-1].Index {
-			return nil, fmt.Errorf("two layers have index %d: %s and %s", *out[i].Index, out[i-1].File, out[i].File)
-		}
-	}
-	return out, nil
-}
 
 // DefaultCreated is the creation time of an image that does not say:
 // nixpkgs' default, one second after the epoch.
@@ -109,8 +29,8 @@ type NativeSpec struct {
 	Created      string             // RFC 3339; "" means DefaultCreated
 	Arch         string             // "" means the base image's, else this machine's
 	Variant      string
-	Layers       []Descriptor // bottom first
-	FromImage    string       // base image (docker-archive, oci-archive or OCI layout), or ""
+	Layers       []layer.Descriptor // bottom first
+	FromImage    string             // base image (docker-archive, oci-archive or OCI layout), or ""
 	FromImageTag string
 	MaxLayers    int
 	Log          Logger
@@ -141,13 +61,13 @@ func Native(spec NativeSpec) (*Built, error) {
 		if err != nil {
 			return nil, err
 		}
-		own[i] = logged(l, spec.Log, "Adding layer %d from %s", i+1, d.File)
+		own[i] = logged(l, spec.Log, "Adding layer %d from %s", i+1, d.Name())
 	}
 	// A layer repeated is stored once: its other copies are checked here.
 	seen := map[digest.Digest]bool{}
 	for i, l := range own {
 		if seen[l.DiffID] {
-			if err := spec.Layers[i].checkFile(); err != nil {
+			if err := checkFile(spec.Layers[i]); err != nil {
 				return nil, err
 			}
 		}
@@ -237,35 +157,8 @@ func Native(spec NativeSpec) (*Built, error) {
 	return b, nil
 }
 
-// Layer is the descriptor's layer: its file, checked against it (its
-// size now, its bytes as they are written: exactly its size, stopped
-// there if the file grew).
-func (d Descriptor) Layer() (image.Layer, error) {
-	if err := d.check(); err != nil {
-		return image.Layer{}, err
-	}
-	fi, err := os.Stat(d.File)
-	if err != nil {
-		return image.Layer{}, fmt.Errorf("layer %s: %w", d.File, unwrapPath(err))
-	}
-	if fi.Size() != d.Size {
-		return image.Layer{}, fmt.Errorf("layer %s is %d bytes, its descriptor says %d", d.File, fi.Size(), d.Size)
-	}
-	copyFile := func(w io.Writer) error {
-		f, err := os.Open(d.File)
-		if err != nil {
-			return fmt.Errorf("layer %s: %w", d.File, unwrapPath(err))
-		}
-		defer f.Close()
-		_, err = image.Copy(w, f, "layer "+d.File)
-		return err
-	}
-	want := image.Want{Digest: d.DiffID, Size: d.Size, By: "its descriptor"}
-	return image.Layer{DiffID: d.DiffID, Size: d.Size, Source: image.Generated("layer "+d.File, copyFile, want)}, nil
-}
-
-// checkFile reads the descriptor's layer file through, checking it.
-func (d Descriptor) checkFile() error {
+// checkFile reads the descriptor's layer through, checking it.
+func checkFile(d layer.Descriptor) error {
 	l, err := d.Layer()
 	if err != nil {
 		return err
@@ -301,7 +194,7 @@ func (s loggedSource) Stream(w io.Writer) error {
 
 // carried is what the layers show of the image's files: their store
 // paths, and the roots of layers made from a directory.
-func carried(ds []Descriptor) imageconfig.Files {
+func carried(ds []layer.Descriptor) imageconfig.Files {
 	var fs imageconfig.Files
 	for _, d := range ds {
 		if d.Root != "" {
@@ -313,7 +206,7 @@ func carried(ds []Descriptor) imageconfig.Files {
 	return fs
 }
 
-func layerComment(d Descriptor) string {
+func layerComment(d layer.Descriptor) string {
 	if len(d.Paths) > 0 {
 		return "store paths: " + pyjson.ReprList(d.Paths)
 	}

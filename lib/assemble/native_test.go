@@ -19,17 +19,18 @@ import (
 	"github.com/go-dockertools/dockertools/lib/compress"
 	"github.com/go-dockertools/dockertools/lib/image"
 	"github.com/go-dockertools/dockertools/lib/imageconfig"
+	"github.com/go-dockertools/dockertools/lib/layer"
 	"github.com/go-dockertools/dockertools/lib/pyjson"
 	"github.com/opencontainers/go-digest"
 )
 
 // nativeLayers writes the test store's paths as three store layers and an
 // image root as a fourth (customisation) layer.
-func nativeLayers(t *testing.T) []assemble.Descriptor {
+func nativeLayers(t *testing.T) []layer.Descriptor {
 	t.Helper()
 	store, paths := testStore(t)
 	dir := t.TempDir()
-	return []assemble.Descriptor{
+	return []layer.Descriptor{
 		storeLayer(t, dir, "0.tar", store, paths[1:2]),
 		storeLayer(t, dir, "1.tar", store, paths[0:1]),
 		storeLayer(t, dir, "2.tar", store, paths[2:3]),
@@ -166,9 +167,9 @@ func TestDescriptorOrder(t *testing.T) {
 		js, _ := json.Marshal(d)
 		lines.Write(append(js, '\n'))
 	}
-	ds, err := assemble.ReadDescriptors(&lines, "stdin")
+	ds, err := layer.ReadDescriptors(&lines, "stdin")
 	must(t, err)
-	ordered, err := assemble.OrderDescriptors(ds)
+	ordered, err := layer.OrderDescriptors(ds)
 	must(t, err)
 	for i, d := range ordered {
 		if d.File != layers[i].File || *d.Index != i {
@@ -184,18 +185,18 @@ func TestDescriptorOrder(t *testing.T) {
 		t.Error("ordering by index gives other bytes than giving the layers in order")
 	}
 
-	kept, err := assemble.OrderDescriptors([]assemble.Descriptor{layers[2], layers[0]})
+	kept, err := layer.OrderDescriptors([]layer.Descriptor{layers[2], layers[0]})
 	must(t, err)
 	if kept[0].File != layers[2].File {
 		t.Error("descriptors without an index were reordered")
 	}
-	mixed := []assemble.Descriptor{layers[0], layers[1]}
+	mixed := []layer.Descriptor{layers[0], layers[1]}
 	mixed[0].Index = intp(0)
-	if _, err := assemble.OrderDescriptors(mixed); err == nil || !strings.Contains(err.Error(), "all or none") {
+	if _, err := layer.OrderDescriptors(mixed); err == nil || !strings.Contains(err.Error(), "all or none") {
 		t.Errorf("mixed indexes: %v", err)
 	}
 	mixed[1].Index = intp(0)
-	if _, err := assemble.OrderDescriptors(mixed); err == nil || !strings.Contains(err.Error(), "two layers have index 0") {
+	if _, err := layer.OrderDescriptors(mixed); err == nil || !strings.Contains(err.Error(), "two layers have index 0") {
 		t.Errorf("repeated index: %v", err)
 	}
 }
@@ -216,7 +217,7 @@ func TestNativeDeterministic(t *testing.T) {
 	}
 	must(t, os.WriteFile(big+"/blob", data, 0o444))
 	dir := t.TempDir()
-	layers := []assemble.Descriptor{
+	layers := []layer.Descriptor{
 		storeLayer(t, dir, "0.tar", store, []string{big}),
 		storeLayer(t, dir, "1.tar", store, paths),
 	}
@@ -403,11 +404,11 @@ func TestNativeFromImage(t *testing.T) {
 	// A base in nixpkgs' and in our own format: Native's output over the
 	// same layers, and a nixpkgs-style tar of the same members.
 	dir := t.TempDir()
-	var ds []assemble.Descriptor
+	var ds []layer.Descriptor
 	for i, l := range bl {
 		f := filepath.Join(dir, fmt.Sprintf("b%d.tar", i))
 		must(t, os.WriteFile(f, l, 0o644))
-		ds = append(ds, assemble.Descriptor{File: f, DiffID: digest.FromBytes(l), Size: int64(len(l))})
+		ds = append(ds, layer.Descriptor{File: f, DiffID: digest.FromBytes(l), Size: int64(len(l))})
 	}
 	ours, _ := native(t, assemble.NativeSpec{Tags: []string{"base:1"}, Arch: "arm64", Variant: "v8", Layers: ds,
 		Config: mustConfig(t, `{"Env": ["PATH=/bin", "A=1", "LANG=C"], "Cmd": ["/bin/base-cmd"], "User": "base", "WorkingDir": "/base", "Labels": {"from": "base"}}`)})
@@ -638,7 +639,7 @@ func TestNativeMaxLayers(t *testing.T) {
 	if buf.Len() != 0 {
 		t.Errorf("%d bytes written before the layer count was checked", buf.Len())
 	}
-	many := make([]assemble.Descriptor, 126)
+	many := make([]layer.Descriptor, 126)
 	for i := range many {
 		many[i] = layers[i%len(layers)]
 	}
@@ -664,7 +665,7 @@ func TestNativeDescriptorMismatch(t *testing.T) {
 	missing.File += ".gone"
 	for _, c := range []struct {
 		name string
-		d    assemble.Descriptor
+		d    layer.Descriptor
 		want string
 	}{
 		{"size", short, fmt.Sprintf("is %d bytes, its descriptor says %d", layers[0].Size, short.Size)},
@@ -673,7 +674,7 @@ func TestNativeDescriptorMismatch(t *testing.T) {
 		{"missing", missing, "no such file"},
 	} {
 		var buf bytes.Buffer
-		_, err := writeNative(&buf, assemble.NativeSpec{Tags: []string{"app:1"}, Layers: []assemble.Descriptor{layers[1], c.d}})
+		_, err := writeNative(&buf, assemble.NativeSpec{Tags: []string{"app:1"}, Layers: []layer.Descriptor{layers[1], c.d}})
 		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), c.d.File) {
 			t.Errorf("%s: error %v, want one naming %s and saying %q", c.name, err, c.d.File, c.want)
 		}

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/go-dockertools/dockertools/lib/image"
-	"github.com/opencontainers/go-digest"
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -51,18 +50,4 @@ func (m *measured) Stream(w io.Writer) error {
 		return fmt.Errorf("the layer of %s changed while the image was written (its paths were modified)", m)
 	}
 	return nil
-}
-
-// StorePaths is the layer of store paths whose diffID and size are known
-// (a descriptor of path-to-layer --digest-only): regenerated from the
-// store on every write, in one pass, and checked against them.
-func StorePaths(paths []string, o Options, diffID digest.Digest, size int64) image.Layer {
-	o.NoDiffID, o.TarSum = true, false
-	gen := func(w io.Writer) error {
-		_, err := WriteStorePaths(w, paths, o)
-		return err
-	}
-	name := "the layer of store paths " + strings.Join(paths, " ")
-	want := image.Want{Digest: diffID, Size: size, By: "its descriptor (the store changed since it was made?)"}
-	return image.Layer{DiffID: diffID, Size: size, Source: image.Generated(name, gen, want)}
 }

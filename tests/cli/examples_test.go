@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/go-dockertools/dockertools/lib/layer"
 	"github.com/go-dockertools/dockertools/lib/oci"
 	"github.com/go-dockertools/dockertools/lib/tarsum"
 	"github.com/go-dockertools/dockertools/lib/testutil"
@@ -196,6 +197,27 @@ var exampleChecks = map[string]example{
 		names, _ := members(t, filepath.Join(dir, "layer.tar"))
 		if !slices.Contains(names, strings.TrimPrefix(testutil.App, "/")+"/bin/app") {
 			t.Errorf("layer.tar holds %q, not the app", names)
+		}
+	}},
+	// The same layer measured, not written: assemble-image writes it.
+	"path-to-layer --digest-only /nix/store/...-hello-2.12 > layer.json": {check: func(t *testing.T, w *workspace, dir string, r testutil.Result) {
+		data, err := os.ReadFile(filepath.Join(dir, "layer.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ds, err := layer.ReadDescriptors(bytes.NewReader(data), "layer.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := ds[0]; d.File != "" || !reflect.DeepEqual(d.Paths, []string{testutil.App}) {
+			t.Errorf("descriptor %+v, want one of %s without a file", d, testutil.App)
+		}
+		l, err := ds[0].Layer()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Stream(io.Discard); err != nil {
+			t.Errorf("the layer written again from the store: %v", err)
 		}
 	}},
 	// The fixture's graph: one layer per path (fewer than 50).

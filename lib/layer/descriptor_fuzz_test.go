@@ -1,4 +1,4 @@
-package assemble_test
+package layer_test
 
 import (
 	"bytes"
@@ -7,13 +7,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/go-dockertools/dockertools/lib/assemble"
+	"github.com/go-dockertools/dockertools/lib/layer"
 	"github.com/opencontainers/go-digest"
 )
 
 // FuzzReadDescriptors: any input reads or fails with a one-line error
 // naming the input, never panics; every descriptor accepted passes the
-// documented checks (a file, a sha256 diffID, a size and index that are
+// documented checks (a file, or paths or a root to write it from; a sha256 diffID, a size and index that are
 // not negative); written back as JSON lines they read again to the same
 // descriptors; OrderDescriptors either refuses them or returns a
 // permutation in index order. Seeds (testdata/fuzz/FuzzReadDescriptors):
@@ -21,7 +21,7 @@ import (
 // JSON lines, concatenated objects, and the bad inputs of the CLI tests.
 func FuzzReadDescriptors(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
-		ds, err := assemble.ReadDescriptors(bytes.NewReader(data), "fuzz.json")
+		ds, err := layer.ReadDescriptors(bytes.NewReader(data), "fuzz.json")
 		if err != nil {
 			msg := err.Error()
 			if !strings.HasPrefix(msg, "fuzz.json: ") || strings.ContainsAny(msg, "\r\n") {
@@ -37,8 +37,8 @@ func FuzzReadDescriptors(f *testing.F) {
 		}
 		var lines bytes.Buffer
 		for i, d := range ds {
-			if d.File == "" {
-				t.Fatalf("descriptor %d has no file", i+1)
+			if d.File == "" && d.Root == "" && len(d.Paths) == 0 {
+				t.Fatalf("descriptor %d has no file, root or paths", i+1)
 			}
 			if d.DiffID.Validate() != nil || d.DiffID.Algorithm() != digest.SHA256 {
 				t.Fatalf("descriptor %d: diffID %q is not a sha256 digest", i+1, d.DiffID)
@@ -52,14 +52,14 @@ func FuzzReadDescriptors(f *testing.F) {
 			}
 			lines.Write(append(js, '\n'))
 		}
-		again, err := assemble.ReadDescriptors(&lines, "again.json")
+		again, err := layer.ReadDescriptors(&lines, "again.json")
 		if err != nil {
 			t.Fatalf("written back as %s: %v", lines.String(), err)
 		}
 		if !reflect.DeepEqual(normalise(again), normalise(ds)) {
 			t.Fatalf("read back %+v, want %+v", again, ds)
 		}
-		ordered, err := assemble.OrderDescriptors(ds)
+		ordered, err := layer.OrderDescriptors(ds)
 		if err != nil {
 			return
 		}
@@ -87,8 +87,8 @@ func FuzzReadDescriptors(f *testing.F) {
 }
 
 // normalise makes an empty and a nil Paths compare equal: JSON omits both.
-func normalise(ds []assemble.Descriptor) []assemble.Descriptor {
-	out := append([]assemble.Descriptor(nil), ds...)
+func normalise(ds []layer.Descriptor) []layer.Descriptor {
+	out := append([]layer.Descriptor(nil), ds...)
 	for i := range out {
 		if len(out[i].Paths) == 0 {
 			out[i].Paths = nil

@@ -7,10 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/go-dockertools/dockertools/lib/atomicfile"
 	"github.com/go-dockertools/dockertools/lib/cmdrun"
 	"github.com/go-dockertools/dockertools/lib/image"
+	"github.com/go-dockertools/dockertools/lib/imagefile"
 	"github.com/go-dockertools/dockertools/lib/layer"
 	"github.com/go-dockertools/dockertools/lib/rootfs"
 	"github.com/urfave/cli/v2"
@@ -21,9 +23,8 @@ const tool = "export-image"
 func main() {
 	cmdrun.Setup()
 	cmdrun.LimitStreamMemory()
-	// TODO(lead): cmdrun.FlagsFirst(os.Args, app.Flags), as the other
-	// commands do on main, so "export-image IMAGE -o out.tar" works.
-	cmdrun.Exit(tool, newApp().Run(os.Args))
+	app := newApp()
+	cmdrun.Exit(tool, app.Run(cmdrun.FlagsFirst(os.Args, app.Flags)))
 }
 
 func newApp() *cli.App {
@@ -31,9 +32,9 @@ func newApp() *cli.App {
 		Name:      tool,
 		Usage:     "write the root filesystem of an image as one tar (nixpkgs' exportImage, without a VM)",
 		UsageText: "export-image [--tag NAME:TAG] [-o FILE] [--mtime TIME] IMAGE",
-		Description: `IMAGE is an image archive from this toolkit, nixpkgs or docker save, plain,
-gzip or zstd compressed ("-" reads it from stdin); --tag picks one image of
-an archive holding several. The output is a tar of the image's root
+		Description: `IMAGE is a docker-archive (this toolkit's, nixpkgs' or docker save's), an
+oci-archive, both plain, gzip or zstd compressed ("-" reads one from stdin),
+or an OCI layout directory; --tag picks one image of several. The output is a tar of the image's root
 filesystem: the layers applied oldest first, files deleted by whiteouts
 (.wh.NAME, .wh..wh..opq) left out, hard links kept as hard links (a file
 whose first name an upper layer removed is written under its next name).
@@ -57,7 +58,7 @@ Examples:
 		HideHelpCommand: true,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the tar to `FILE` (\"-\": stdout, the default)"},
-			&cli.StringFlag{Name: "tag", Usage: "export the image tagged `NAME:TAG` (needed when the archive holds several)"},
+			&cli.StringFlag{Name: "tag", Usage: "export the image tagged `NAME:TAG` (needed when the file holds several)"},
 			&cli.StringFlag{Name: "mtime", Usage: "modification `TIME` of every entry: seconds since the epoch or RFC 3339 (default: each entry's own)"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print no informational messages"},
 		},
@@ -83,19 +84,22 @@ func run(c *cli.Context) error {
 		}
 		opts.ForceMtime, opts.Mtime = true, t
 	}
-	input := c.Args().First()
-	src, err := openImage(input, c.String("tag"))
+	f, err := imagefile.Open(c.Args().First())
 	if err != nil {
 		return err
 	}
-	defer src.Close()
+	defer f.Close()
+	im, err := f.Find(c.String("tag"))
+	if err != nil {
+		return err
+	}
 	outName := c.String("output")
 	out, err := atomicfile.Create(outName)
 	if err != nil {
 		return err
 	}
 	defer out.Abort()
-	st, err := rootfs.Export(out, src.layers, opts)
+	st, err := rootfs.Export(out, im.Layers, opts)
 	var we *image.WriteError
 	if errors.As(err, &we) {
 		return fmt.Errorf("write %s: %w", atomicfile.DisplayName(outName), we.Err)
@@ -107,7 +111,11 @@ func run(c *cli.Context) error {
 		return err
 	}
 	log := &cmdrun.Log{Quiet: c.Bool("quiet")}
+	name := f.Name
+	if len(im.Names) > 0 {
+		name = fmt.Sprintf("%s (%s)", f.Name, strings.Join(im.Names, ", "))
+	}
 	log.Printf("exported %s, %d layers, to %s: %d entries, %d bytes of file contents",
-		src.name, len(src.layers), atomicfile.DisplayName(outName), st.Entries, st.Bytes)
+		name, len(im.Layers), atomicfile.DisplayName(outName), st.Entries, st.Bytes)
 	return nil
 }

@@ -320,7 +320,7 @@ func TestBadLayer(t *testing.T) {
 	data := layerTar(t, []ent{file("x", strings.Repeat("x", 5000))})
 	l := bytesLayer(t, "good", data)
 	bad := image.Layer{DiffID: digest.FromString("other"), Size: -1, Source: image.Generated("bad.tar",
-		func(w io.Writer) error { _, err := w.Write(data); return err }, digest.FromString("other"), -1)}
+		func(w io.Writer) error { _, err := w.Write(data); return err }, image.Want{Digest: digest.FromString("other"), Size: -1, By: "its test"})}
 	out, _, err := export(t, []image.Layer{l, bad}, rootfs.Options{})
 	if err == nil || !strings.Contains(err.Error(), "layer 2 of 2 (bad.tar)") || !strings.Contains(err.Error(), "sha256") || len(out) != 0 {
 		t.Fatalf("error %v, %d bytes out", err, len(out))

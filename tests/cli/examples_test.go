@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"archive/tar"
 	"bytes"
 	"encoding/json"
 	"io"
@@ -144,6 +145,47 @@ var exampleChecks = map[string]example{
 			diffIDs = append(diffIDs, l.DiffID.String())
 		}
 		checkLayers(t, diffIDs, w.layers)
+	}},
+	// The root filesystems hold the store paths of the images' layers.
+	"export-image -o rootfs.tar hello.tar": {check: func(t *testing.T, w *workspace, dir string, r testutil.Result) {
+		names, _ := members(t, filepath.Join(dir, "rootfs.tar"))
+		for _, p := range []string{testutil.Libc, testutil.App, testutil.Data} {
+			if !slices.Contains(names, strings.TrimPrefix(p, "/")+"/") && !slices.Contains(names, strings.TrimPrefix(p, "/")) {
+				t.Errorf("rootfs.tar lacks %s", p)
+			}
+		}
+	}},
+	"export-image --tag web:1.0 release.tar.zst | tar -C rootfs -xf -": {check: func(t *testing.T, w *workspace, dir string, r testutil.Result) {
+		for _, p := range []string{testutil.Libc, testutil.Libfoo} {
+			if _, err := os.Lstat(filepath.Join(dir, "rootfs", p)); err != nil {
+				t.Errorf("rootfs lacks %s: %v", p, err)
+			}
+		}
+	}},
+	"export-image --mtime 315532800 -o rootfs.tar image.tar": {check: func(t *testing.T, w *workspace, dir string, r testutil.Result) {
+		f, err := os.Open(filepath.Join(dir, "rootfs.tar"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		tr := tar.NewReader(f)
+		n := 0
+		for {
+			h, err := tr.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			n++
+			if h.ModTime.Unix() != 315532800 {
+				t.Errorf("%s: mtime %d", h.Name, h.ModTime.Unix())
+			}
+		}
+		if n == 0 {
+			t.Error("rootfs.tar is empty")
+		}
 	}},
 	// The engine that answers loads it; the image is removed afterwards.
 	"assemble-image --nixpkgs-conf conf.json | docker load": {

@@ -47,6 +47,13 @@ var flagCases = []flagCase{
 	{tool: "closure-popularity", code: 2, lines: []string{"-- -g.json -n 2"}},
 	{tool: "closure-popularity", stdin: "graph.json", lines: []string{"--strategy auto -", "- --strategy auto", "- -s auto"}},
 
+	{tool: "export-image", out: "root.tar", lines: []string{
+		"-q --mtime 2 -o root.tar hello.tar",
+		"hello.tar -q --mtime 2 -o root.tar",
+		"--mtime=2 hello.tar --output root.tar --quiet",
+	}},
+	{tool: "export-image", stdin: "release.tar.zst", lines: []string{"--tag web:1.0 -", "- --tag web:1.0"}},
+
 	{tool: "fake-nss", out: "nss.tar", lines: []string{"--user app:1:1 --shadow -o nss.tar", "-o nss.tar --shadow --user app:1:1"}},
 	{tool: "fake-nss", code: 2, lines: []string{"--shadow -o nss.tar extra", "extra --shadow -o nss.tar"}},
 
@@ -94,6 +101,7 @@ var flagCases = []flagCase{
 var operands = map[string]string{
 	"assemble-image":     "layers/0.json",
 	"closure-popularity": "graph.json",
+	"export-image":       "hello.tar",
 	"fake-nss":           "extra",
 	"merge-images":       "web.tar",
 	"path-to-layer":      "LIBC",

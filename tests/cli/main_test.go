@@ -72,6 +72,9 @@ var (
 		{"worker.tar.gz", "worker:1", "gzip", []int{0, 2}},
 		{"db.tar.zst", "db:1", "zstd", []int{1}},
 		{"base.tar", "base:1", "none", []int{0, 1}},
+		{"hello.tar", "hello:1", "none", []int{0, 2}},
+		{"image.tar", "image:1", "none", []int{1, 2}},
+		{"release.tar.zst", "web:1.0", "zstd", []int{0, 1}},
 	}
 )
 

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+
+	"github.com/go-dockertools/dockertools/lib/zerocopy"
 )
 
 // Stdout is the name that stands for standard output.
@@ -102,6 +104,12 @@ func resolve(path string) (string, int) {
 		path = link
 	}
 	return path, fd
+}
+
+// SendFile writes the next n bytes of src to the output straight from
+// the kernel (zerocopy.Sender).
+func (f *File) SendFile(src *os.File, n int64) (int64, error) {
+	return zerocopy.ToFile(f.File, src, n)
 }
 
 // IsStdout reports whether the output is standard output.

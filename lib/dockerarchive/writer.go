@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"path"
 	"sort"
 	"strconv"
@@ -15,6 +16,7 @@ import (
 	"github.com/go-dockertools/dockertools/lib/pyjson"
 	"github.com/go-dockertools/dockertools/lib/pytar"
 	"github.com/go-dockertools/dockertools/lib/reference"
+	"github.com/go-dockertools/dockertools/lib/zerocopy"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -63,6 +65,23 @@ func (o outErrors) Write(p []byte) (int, error) {
 		}
 	}
 	return n, err
+}
+
+// SendFile passes a file's bytes on to a destination that takes them
+// from the kernel (zerocopy.Sender), marking its errors as the output's.
+func (o outErrors) SendFile(f *os.File, n int64) (int64, error) {
+	switch o.w.(type) {
+	case zerocopy.Sender, *os.File:
+	default:
+		return 0, zerocopy.ErrUnsupported
+	}
+	m, err := zerocopy.Send(o.w, f, n)
+	if err != nil && err != io.ErrUnexpectedEOF { // that one is the file's
+		if _, marked := err.(*image.WriteError); !marked {
+			err = &image.WriteError{Err: err}
+		}
+	}
+	return m, err
 }
 
 // LayerName is the member name of the layer with the given diffID.

@@ -1,7 +1,6 @@
 package imagefile
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +10,7 @@ import (
 	"github.com/go-dockertools/dockertools/lib/dockerarchive"
 	"github.com/go-dockertools/dockertools/lib/image"
 	"github.com/go-dockertools/dockertools/lib/oci"
+	"github.com/go-dockertools/dockertools/lib/zerocopy"
 )
 
 // Options say how images are written.
@@ -82,7 +82,7 @@ func NewWriter(w io.Writer, o Options) (Writer, error) {
 	if err := o.check(); err != nil {
 		return nil, err
 	}
-	buf := bufio.NewWriterSize(w, 1<<20)
+	buf := zerocopy.NewBuffered(w, 1<<20)
 	switch f, _ := ParseFormat(string(o.Format)); f {
 	case OCIArchive:
 		ow, err := oci.NewArchiveWriter(buf, oci.Options{Compression: o.LayerCompression, Jobs: o.Jobs})
@@ -91,6 +91,10 @@ func NewWriter(w io.Writer, o Options) (Writer, error) {
 		}
 		return &ociWriter{w: ow, flush: buf.Flush}, nil
 	case DockerArchive:
+		if o.Compress == "" || o.Compress == compress.None {
+			// Uncompressed, files may go from the kernel to the output.
+			return &dockerWriter{w: dockerarchive.NewWriter(buf, o.Style, o.Mtime), buf: buf}, nil
+		}
 		zw, err := compress.NewWriter(buf, o.Compress)
 		if err != nil {
 			return nil, err
@@ -102,8 +106,8 @@ func NewWriter(w io.Writer, o Options) (Writer, error) {
 
 type dockerWriter struct {
 	w   *dockerarchive.Writer
-	zw  io.WriteCloser
-	buf *bufio.Writer
+	zw  io.WriteCloser // nil: uncompressed
+	buf *zerocopy.Buffered
 }
 
 func (d *dockerWriter) Add(im *image.Image) error { return d.w.Add(im) }
@@ -112,8 +116,10 @@ func (d *dockerWriter) Close() error {
 	if err := d.w.Close(); err != nil {
 		return err
 	}
-	if err := d.zw.Close(); err != nil {
-		return &image.WriteError{Err: err}
+	if d.zw != nil {
+		if err := d.zw.Close(); err != nil {
+			return &image.WriteError{Err: err}
+		}
 	}
 	if err := d.buf.Flush(); err != nil {
 		return &image.WriteError{Err: err}

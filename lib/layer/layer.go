@@ -25,6 +25,7 @@ package layer
 import (
 	"archive/tar"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash"
@@ -40,6 +41,7 @@ import (
 	"github.com/go-dockertools/dockertools/lib/image"
 	"github.com/go-dockertools/dockertools/lib/pytar"
 	"github.com/go-dockertools/dockertools/lib/tarsum"
+	"github.com/go-dockertools/dockertools/lib/zerocopy"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -62,6 +64,14 @@ type Options struct {
 	// NoDiffID skips the sha256 of the layer (for callers that hash the
 	// bytes themselves).
 	NoDiffID bool
+
+	// fingerprint, when set, is fed what the layer's bytes are a
+	// function of: every entry's header fields, and each file's identity
+	// and times as they were when it was read (see MeasureStorePaths).
+	fingerprint hash.Hash
+	// zeroCopy sends large files' contents to the destination straight
+	// from the kernel; needs NoDiffID and no TarSum.
+	zeroCopy bool
 }
 
 // Defaults are nixpkgs' defaults: mtime 1 (1970-01-01T00:00:01Z), owner
@@ -185,7 +195,7 @@ func Write(w io.Writer, root string, paths []string, o Options) (Result, error) 
 // writer writes one layer.
 type writer struct {
 	o      Options
-	p      *pipe
+	p      stream
 	tw     *pytar.Writer
 	digest hash.Hash
 	ts     *tarsum.Sum
@@ -194,6 +204,8 @@ type writer struct {
 	// readMax caps each read of a file (0: no cap); tests set it to read
 	// a file in several pieces.
 	readMax int
+	out     io.Writer // the destination, for files sent to it directly
+	fp      [64]byte  // a fingerprint record being built
 }
 
 func newWriter(w io.Writer, o Options) (*writer, error) {
@@ -208,7 +220,12 @@ func newWriter(w io.Writer, o Options) (*writer, error) {
 		}
 		lw.ts = ts
 	}
-	lw.p = newPipe(w, lw.digest)
+	lw.out = w
+	if w == io.Discard && lw.digest != nil && lw.ts == nil {
+		lw.p = newHashOnly(lw.digest) // measured only
+	} else {
+		lw.p = newPipe(w, lw.digest)
+	}
 	lw.tw = pytar.NewWriter(lw.p)
 	return lw, nil
 }
@@ -243,6 +260,15 @@ func (lw *writer) header(name string, typ byte, mode, size int64, link string) e
 	}
 	if typ == pytar.TypeDir && !strings.HasSuffix(name, "/") {
 		lw.hdr.Name += "/"
+	}
+	if f := lw.o.fingerprint; f != nil {
+		io.WriteString(f, lw.hdr.Name)
+		b := binary.LittleEndian.AppendUint64(lw.fp[:0], uint64(lw.hdr.Mode))
+		b = binary.LittleEndian.AppendUint64(b, uint64(size))
+		b = append(b, typ, 0)
+		f.Write(b)
+		io.WriteString(f, link)
+		f.Write([]byte{0})
 	}
 	if err := lw.tw.WriteHeader(&lw.hdr); err != nil {
 		return writeErr(err)
@@ -281,7 +307,7 @@ func (lw *writer) entry(st *syscall.Stat_t, fsPath, name string) error {
 		if err := lw.header(name, pytar.TypeReg, mode, st.Size, ""); err != nil {
 			return err
 		}
-		return lw.contents(fsPath, st.Size)
+		return lw.contents(fsPath, st)
 	case syscall.S_IFDIR:
 		if err := lw.dir(name, mode); err != nil {
 			return err
@@ -344,15 +370,68 @@ func (lw *writer) readDir(fsPath string) ([]string, error) {
 	}
 }
 
-// contents copies size bytes of the file at fsPath into the layer, and
-// fails if the file turns out shorter or longer than size. The bytes are
-// read straight into the layer stream's chunk.
-func (lw *writer) contents(fsPath string, size int64) error {
+// zeroCopyMin is the smallest file whose contents are sent straight
+// from the kernel in zero-copy mode: below it, reading is cheaper than
+// the pipe's drain and the extra system calls.
+const zeroCopyMin = 64 << 10
+
+// contents copies the file at fsPath, whose lstat is st, into the layer,
+// and fails if it turns out shorter or longer than st says, or changed
+// while it was read (its identity, size or times differ after). The bytes
+// are read straight into the layer stream's chunk, or, in zero-copy mode,
+// sent from the kernel.
+func (lw *writer) contents(fsPath string, st *syscall.Stat_t) error {
 	fd, err := open(fsPath, 0)
 	if err != nil {
 		return fmt.Errorf("%s: %w", fsPath, err)
 	}
-	defer syscall.Close(fd)
+	switch {
+	case lw.o.zeroCopy && st.Size >= zeroCopyMin:
+		f := os.NewFile(uintptr(fd), fsPath)
+		defer f.Close()
+		err = lw.send(f, st.Size)
+	default:
+		defer syscall.Close(fd)
+		err = lw.read(fd, fsPath, st.Size)
+	}
+	if err != nil {
+		return err
+	}
+	var after syscall.Stat_t
+	if err := ignoringEINTR(func() error { return syscall.Fstat(fd, &after) }); err != nil {
+		return fmt.Errorf("%s: %w", fsPath, err)
+	}
+	if after.Ino != st.Ino || after.Dev != st.Dev || after.Size != st.Size || after.Mtim != st.Mtim || after.Ctim != st.Ctim {
+		return fmt.Errorf("%s: file changed while it was read", fsPath)
+	}
+	if f := lw.o.fingerprint; f != nil {
+		b := lw.fp[:0]
+		for _, v := range []int64{int64(after.Dev), int64(after.Ino), after.Mtim.Sec, after.Mtim.Nsec, after.Ctim.Sec, after.Ctim.Nsec} {
+			b = binary.LittleEndian.AppendUint64(b, uint64(v))
+		}
+		f.Write(b)
+	}
+	return nil
+}
+
+// send sends size bytes of f to the destination directly, once every
+// byte before them is written.
+func (lw *writer) send(f *os.File, size int64) error {
+	if err := lw.p.drain(); err != nil {
+		return writeErr(err)
+	}
+	n, err := zerocopy.Send(lw.out, f, size)
+	if err == io.ErrUnexpectedEOF {
+		return fmt.Errorf("%s: file shrank while it was read (expected %d bytes, got %d)", f.Name(), size, n)
+	}
+	if err != nil {
+		return writeErr(err)
+	}
+	return lw.tw.Account(size)
+}
+
+// read copies size bytes of the file open at fd into the layer stream.
+func (lw *writer) read(fd int, fsPath string, size int64) error {
 	remaining := size
 	for {
 		buf, err := lw.p.space()

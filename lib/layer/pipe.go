@@ -104,6 +104,24 @@ func (p *pipe) flush() error {
 	return p.failed()
 }
 
+// drain hands the current chunk over and waits until the stages have
+// handled every chunk: all bytes so far are written, and the destination
+// may be written to directly.
+func (p *pipe) drain() error {
+	if len(p.cur.b) > 0 {
+		p.send()
+		p.cur = <-p.free
+	}
+	var held [chunks - 1]*chunk
+	for i := range held {
+		held[i] = <-p.free
+	}
+	for _, c := range held {
+		p.free <- c
+	}
+	return p.failed()
+}
+
 // space returns the unused end of the current chunk (never empty), for a
 // read straight into it; Write then takes the bytes read without copying.
 func (p *pipe) space() ([]byte, error) {
@@ -169,4 +187,55 @@ func (p *pipe) close() error {
 		chunkPool.Put(c)
 	}
 	return p.failed()
+}
+
+// stream is where the layer's bytes go: the pipe to a destination, or,
+// when there is none (the layer is only measured), straight into the
+// hash.
+type stream interface {
+	io.Writer
+	space() ([]byte, error)
+	drain() error
+	close() error
+}
+
+// hashOnly is the stream of a layer that is only measured: every byte is
+// hashed on the caller's goroutine, no copy handed to others, and a large
+// file is hashed as it is read.
+type hashOnly struct {
+	h     hash.Hash
+	c     *chunk
+	start int // of the bytes of c not yet hashed
+}
+
+func newHashOnly(h hash.Hash) *hashOnly {
+	return &hashOnly{h: h, c: chunkPool.Get().(*chunk)}
+}
+
+func (s *hashOnly) Write(b []byte) (int, error) {
+	c := s.c.b
+	if len(b) > 0 && len(c) < cap(c) && &b[0] == &c[:len(c)+1][len(c)] {
+		s.c.b = c[:len(c)+len(b)] // read into place by space
+	}
+	s.h.Write(b)
+	if len(s.c.b) == cap(s.c.b) {
+		s.c.b = s.c.b[:0]
+	}
+	return len(b), nil
+}
+
+func (s *hashOnly) space() ([]byte, error) {
+	b := s.c.b
+	return b[len(b):cap(b)], nil
+}
+
+func (s *hashOnly) drain() error { return nil }
+
+func (s *hashOnly) close() error {
+	if s.c != nil {
+		s.c.b = s.c.b[:0]
+		chunkPool.Put(s.c)
+		s.c = nil
+	}
+	return nil
 }

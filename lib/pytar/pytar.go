@@ -29,8 +29,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/go-dockertools/dockertools/lib/zerocopy"
 )
 
 const (
@@ -375,6 +378,42 @@ func (tw *Writer) Write(p []byte) (int, error) {
 	}
 	tw.remaining -= int64(len(p))
 	return len(p), nil
+}
+
+// SendFile writes the next n bytes of f as data of the current member,
+// straight from the kernel when the writer beneath can take them so
+// (zerocopy.Sender).
+func (tw *Writer) SendFile(f *os.File, n int64) (int64, error) {
+	if tw.err != nil {
+		return 0, tw.err
+	}
+	if n > tw.remaining {
+		tw.err = fmt.Errorf("%s: %w", tw.name, ErrWriteTooLong)
+		return 0, tw.err
+	}
+	m, err := zerocopy.Send(tw.w, f, n)
+	tw.offset += m
+	tw.remaining -= m
+	if err != nil {
+		tw.err = err
+	}
+	return m, err
+}
+
+// Account counts n bytes of the current member's data that were written
+// to the writer beneath without going through this one (a file sent to
+// it directly).
+func (tw *Writer) Account(n int64) error {
+	if tw.err != nil {
+		return tw.err
+	}
+	if n > tw.remaining {
+		tw.err = fmt.Errorf("%s: %w", tw.name, ErrWriteTooLong)
+		return tw.err
+	}
+	tw.offset += n
+	tw.remaining -= n
+	return nil
 }
 
 // Close ends the archive: two zero blocks, then zeros up to a multiple of

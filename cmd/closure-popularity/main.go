@@ -60,13 +60,14 @@ Excluded paths (--exclude, --exclude-from) are left out of the plan; with
 takes out the image's config and customisation layer, so the paths they
 alone referenced become roots.
 
+A pipeline.json that gives the app's closure one layer (the bottom one) and
+98 layers by popularity to the rest:
+  [["subcomponent_out", ["/nix/store/...-app"]],
+   ["over", "rest", ["pipe", [["popularity_contest"], ["limit_layers", 98]]]]]
+
 Examples:
   nix path-info --json -r ./result | closure-popularity --max-layers 100
-  closure-popularity --pipeline pipeline.json --json graph.json
-  with pipeline.json giving the app's closure one layer (the bottom one)
-  and 98 layers by popularity to the rest:
-  [["subcomponent_out", ["/nix/store/...-app"]],
-   ["over", "rest", ["pipe", [["popularity_contest"], ["limit_layers", 98]]]]]`,
+  closure-popularity --pipeline pipeline.json --json graph.json`,
 		Version:         cmdrun.Version,
 		HideHelpCommand: true,
 		// Store paths hold no commas, but a repeated flag is the way to list

@@ -241,6 +241,18 @@ var exampleChecks = map[string]example{
 			t.Errorf("layer.tar holds %q, not the app", names)
 		}
 	}},
+	// The app's closure (app, libfoo, libc, data, single-file) first,
+	// the rest (the link) after it.
+	"closure-popularity --pipeline pipeline.json --json graph.json": {check: func(t *testing.T, w *workspace, dir string, r testutil.Result) {
+		var layers [][]string
+		if err := json.Unmarshal([]byte(r.Stdout), &layers); err != nil {
+			t.Fatalf("stdout %q: %v", r.Stdout, err)
+		}
+		closure := []string{testutil.App, testutil.Libfoo, testutil.Libc, testutil.Data, testutil.Single}
+		if len(layers) != 2 || !slices.Contains(layers[0], testutil.App) || len(layers[0]) != len(closure) || !reflect.DeepEqual(layers[1], []string{testutil.Link}) {
+			t.Errorf("layers %q, want the app's closure %q, then the link", layers, closure)
+		}
+	}},
 	// The same layer measured, not written: assemble-image writes it.
 	"path-to-layer --digest-only /nix/store/...-hello-2.12 > layer.json": {check: func(t *testing.T, w *workspace, dir string, r testutil.Result) {
 		data, err := os.ReadFile(filepath.Join(dir, "layer.json"))

@@ -117,6 +117,7 @@ func newWorkspace(t *testing.T) *workspace {
 	w.config = []byte(`{"Cmd": ["` + testutil.App + `/bin/app"], "Env": ["PATH=/bin"]}`)
 	write("config.json", w.config)
 	write("paths.txt", []byte(testutil.Libc+"\n"))
+	write("pipeline.json", []byte(`[["subcomponent_out", ["`+testutil.App+`"]], ["over", "rest", ["pipe", [["popularity_contest"], ["limit_layers", 98]]]]]`))
 	write("json", []byte(`{"id":"extra bytes for tarsum --extra"}`))
 
 	var conf map[string]any

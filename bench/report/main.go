@@ -286,6 +286,31 @@ func throughputAtLeast(id, base string, frac float64) func(map[string]*result) (
 	}
 }
 
+// cpuAtMost: id's median CPU time is at most frac of base's.
+func cpuAtMost(id, base string, frac float64) func(map[string]*result) (string, bool, bool) {
+	return func(m map[string]*result) (string, bool, bool) {
+		r, b := m[id], m[base]
+		if r == nil || b == nil {
+			return "", false, false
+		}
+		x := median(r.CPU) / median(b.CPU)
+		return fmt.Sprintf("CPU %s vs %s (%.2f)", seconds(median(r.CPU)), seconds(median(b.CPU)), x), x <= frac, true
+	}
+}
+
+// fasterBy: id's median wall time is at least factor times shorter than
+// base's.
+func fasterBy(id, base string, factor float64) func(map[string]*result) (string, bool, bool) {
+	return func(m map[string]*result) (string, bool, bool) {
+		r, b := m[id], m[base]
+		if r == nil || b == nil {
+			return "", false, false
+		}
+		x := ratio(r, b)
+		return fmt.Sprintf("%s vs %s (%.2f×)", seconds(r.median()), seconds(b.median()), x), x >= factor, true
+	}
+}
+
 var goals = []goal{
 	{"path-to-layer over every store path, one process per layer, no slower than `tar --sort=name … | sha256sum` over the same paths",
 		faster("tar-all", "p2l-null-p1", "to /dev/null", "p2l-file-p1", "to files")},
@@ -293,7 +318,12 @@ var goals = []goal{
 	{"assemble-image --nixpkgs-conf ≥ 5× stream_layered_image.py (the issue's figure, 528 MiB in 5.6 s: ≥ 471 MiB/s)",
 		throughputAtLeast("asm-nix", "ref-slim", 5)},
 	{"assemble-image (--nixpkgs-conf and native) no slower than tar | sha256sum", faster("asm-tar", "asm-nix", "--nixpkgs-conf", "asm-native", "native")},
-	{"assemble-image peak RSS < 64 MiB", rssBelow(64, "asm-nix", "asm-native", "asm-nix-gzip", "asm-native-gzip", "asm-nix-zstd", "asm-native-zstd")},
+	{"assemble-image peak RSS < 64 MiB, every format", rssBelow(64, "asm-nix", "asm-native", "asm-digest", "asm-nix-gzip", "asm-native-gzip", "asm-nix-zstd", "asm-native-zstd", "oci-gzip", "oci-zstd")},
+	{"assemble-image --nixpkgs-conf: CPU time at most 60% of the last version before the image model", cpuAtMost("asm-nix", "asm-nix-old", 0.6)},
+	{"assemble-image --nixpkgs-conf: wall time at least 1.6× faster than the last version before the image model", fasterBy("asm-nix", "asm-nix-old", 1.6)},
+	{"assemble-image from --digest-only descriptors (no layer files) at least 4× tar | sha256sum over the same paths", fasterBy("asm-digest", "asm-tar", 4)},
+	{"OCI with gzip layers faster than tar | pigz -6", faster("pigz", "oci-gzip", "oci-archive gzip")},
+	{"OCI with zstd layers no slower than tar | zstd -T0", faster("zstd", "oci-zstd", "oci-archive zstd")},
 	{"assemble-image --compress gzip no slower than tar | pigz -6", faster("pigz", "asm-nix-gzip", "--nixpkgs-conf", "asm-native-gzip", "native")},
 	{"assemble-image --compress zstd no slower than tar | zstd -T0", faster("zstd", "asm-nix-zstd", "--nixpkgs-conf", "asm-native-zstd", "native")},
 	{"closure-popularity popularity, 20,000 paths: < 2 s and < 512 MiB", within("pop-20000", 2, 512)},

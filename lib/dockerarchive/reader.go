@@ -127,16 +127,12 @@ type manifestEntry struct {
 // an unlinked temporary file, so layers can be read in any order; Close
 // releases it.
 func Open(name string) (*Archive, error) {
-	f, err := openSeekable(name)
+	a, err := OpenTar(name)
 	if err != nil {
 		return nil, err
 	}
-	a := &Archive{Name: name, f: f.file, Kind: f.kind}
-	if err := a.index(); err != nil {
-		a.Close()
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	if err := a.readManifest(); err != nil {
+	if len(a.Images) == 0 { // no manifest.json: readManifest says what is wrong
+		err = a.readManifest()
 		a.Close()
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}

@@ -1,9 +1,9 @@
 // Package compress owns the compressions the toolkit reads and writes:
 // plain, gzip and zstd. Input is recognised by its first bytes, never by a
 // file name; output is deterministic: the same bytes in give the same bytes
-// out on any machine, whatever GOMAXPROCS (gzip headers carry no name and
-// no time; parallel gzip uses a fixed block size; zstd a fixed level and
-// no multithreaded framing differences).
+// out on any machine, whatever GOMAXPROCS or concurrency (blocks of a
+// fixed size, compressed independently at a fixed level, in parallel,
+// written in order; gzip headers carry no name and no time).
 package compress
 
 import (
@@ -11,8 +11,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"runtime"
-	"time"
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/klauspost/pgzip"
@@ -80,43 +78,17 @@ func NewReader(r io.Reader) (io.ReadCloser, Kind, error) {
 	return io.NopCloser(br), None, nil
 }
 
-// GzipBlockSize is the block size of parallel gzip output. It is fixed so
-// the output does not depend on the machine.
-const GzipBlockSize = 1 << 20
-
-// NewWriter returns a writer compressing into w. Close flushes the
-// compressed stream; it does not close w.
+// NewWriter returns a writer compressing into w, in parallel, with the
+// process's shared Pool (as many blocks at once as cores, at most 4).
+// Close flushes the compressed stream; it does not close w. The bytes
+// written depend only on the bytes in and the kind (see GzipBlockSize and
+// ZstdBlockSize for the formats).
 func NewWriter(w io.Writer, kind Kind) (io.WriteCloser, error) {
-	switch kind {
-	case None, "":
-		return nopWriteCloser{w}, nil
-	case Gzip:
-		zw, err := pgzip.NewWriterLevel(w, 6)
-		if err != nil {
-			return nil, err
-		}
-		// Fixed blocks, so the compressed bytes are the same whatever
-		// the number of cores; the header holds no name and no time
-		// (pgzip writes the zero time.Time as a nonsense stamp: set 0).
-		// How many blocks are in flight changes only speed and memory
-		// (each holds its input, output and a compressor, ~3 MiB): one
-		// per core and one being filled, at most 4.
-		if err := zw.SetConcurrency(GzipBlockSize, gzipBlocks()); err != nil {
-			return nil, err
-		}
-		zw.Header.ModTime = time.Unix(0, 0)
-		return zw, nil
-	case Zstd:
-		return zstd.NewWriter(w,
-			zstd.WithEncoderLevel(zstd.SpeedDefault),
-			zstd.WithEncoderConcurrency(2),
-			zstd.WithZeroFrames(true))
-	}
-	return nil, fmt.Errorf("unknown compression %q", kind)
+	return defaultPool.NewWriter(w, kind)
 }
 
-func gzipBlocks() int {
-	return min(runtime.GOMAXPROCS(0)+1, 4)
+func errUnknown(kind Kind) error {
+	return fmt.Errorf("unknown compression %q", kind)
 }
 
 type nopWriteCloser struct{ io.Writer }

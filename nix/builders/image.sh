@@ -19,7 +19,9 @@ mkdir -m 0755 "$root"
 for item in "${copyToRoot[@]}"; do
 	[ -d "$item" ] || fail "copyToRoot: $item is not a directory"
 	cp -a --remove-destination "$item"/. "$root"/ || fail "copyToRoot: copying $item failed"
-	chmod -R u+w "$root"
+	# Directories writable (by the next copy, by extraCommands); files keep
+	# their modes, as nixpkgs' rsync keeps them.
+	find "$root" -type d -exec chmod u+w {} +
 done
 if [ -n "$extraCommands" ]; then
 	(cd "$root" && eval "$extraCommands") || fail "extraCommands failed (exit status $?)"

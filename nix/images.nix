@@ -188,7 +188,7 @@ let
       } ''cp "$configPath" "$out"'';
 
       custom = run "${baseName}-customisation-layer" {
-        inherit common libsh extraCommands mtime;
+        inherit common libsh extraCommands;
         contents = concatStringsSep "\n" contents;
       } (builder "customisation");
 
@@ -274,7 +274,7 @@ let
       '');
     in
     builtins.seq (builtins.foldl' (ok: v: builtins.seq v ok) true checked) {
-      inherit name baseName imageName imageTag passthru meta conf script;
+      inherit name baseName imageName imageTag passthru meta conf script custom;
       layers = explicit ++ (if layerDerivations then autoLayers else [ ]);
     };
 
@@ -305,6 +305,7 @@ let
         inherit (i) meta;
         passthru = i.passthru // {
           inherit (i) imageTag imageName conf layers;
+          customisationLayer = i.custom;
           isExe = true;
         } // copyHelpers { path = self; stream = true; name = i.imageName; tag = i.imageTag; };
       } ''
@@ -398,7 +399,8 @@ rec {
         config = "${configFile}";
         compress = compressors.${compressor}.flag;
         created = A.time fn "created" (args.created or "1970-01-01T00:00:01Z");
-        mtime = A.time fn "mtime" (args.mtime or "1970-01-01T00:00:01Z");
+        # nixpkgs packs buildImage's layer with the times of SOURCE_DATE_EPOCH.
+        mtime = A.time fn "mtime" (args.mtime or "1980-01-01T00:00:00Z");
         architecture = A.string fn "architecture" (args.architecture or defaultArchitecture);
         uid = A.natural fn "uid" (args.uid or 0);
         gid = A.natural fn "gid" (args.gid or 0);

@@ -279,3 +279,43 @@ func TestCopyHelpers(t *testing.T) {
 	}
 	testutil.Run(t, "skopeo", "inspect", "--tls-verify=false", "docker://"+addr+"/dt-i-nix/helpers@"+digest)
 }
+
+// TestBuildLayerCopyToRoot: an explicit layer of copyToRoot (the app's
+// files at the image root, its closure less itself in the store), on a
+// stream as buildImage's base, runs.
+func TestBuildLayerCopyToRoot(t *testing.T) {
+	e := setup(t)
+	d := needDocker(t)
+	f := e.expr(t, `rec {
+  rooted = dt.buildLayer { copyToRoot = [ app ]; };
+  layered = dt.streamLayeredImage {
+    name = "dt-i-nix/rooted"; tag = "1"; layers = [ rooted ];
+    config = { Entrypoint = [ "/bin/hello" ]; Cmd = [ "greet" ]; };
+  };
+  onStream = dt.buildImage {
+    name = "dt-i-nix/rooted"; tag = "2"; fromImage = dt.streamLayeredImage { name = "dt-i-nix/nss"; contents = [ dt.fakeNss ]; };
+    copyToRoot = [ app ]; config = { Entrypoint = [ "/bin/hello" ]; Cmd = [ "id" ]; User = "nobody"; };
+  };
+  inherit app;
+}`)
+	var app string
+	e.eval(t, f, "app.outPath", &app)
+	desc := readDescriptors(t, mustBuild(t, e, f, "rooted"))
+	if len(desc) != 1 || len(desc[0].Paths) != 1 || !strings.HasSuffix(desc[0].Paths[0], "-dt-e2e-data") {
+		t.Errorf("buildLayer { copyToRoot = [ app ]; }: %+v, want the data path alone in the store", desc)
+	}
+	d.load(t, stream(t, mustBuild(t, e, f, "layered")), "dt-i-nix/rooted:1")
+	if got := d.run(t, "dt-i-nix/rooted:1"); got != "hello from a nix store path\n" {
+		t.Errorf("copyToRoot layer: %q", got)
+	}
+	if got := d.run(t, "dt-i-nix/rooted:1", "stat", "/bin/hello"); got != "/bin/hello 555\n" {
+		t.Errorf("copyToRoot layer: /bin/hello %q, want a file of mode 555", got)
+	}
+	if out, err := exec.Command(d.cli, "run", "--rm", "--network=none", "dt-i-nix/rooted:1", "stat", app).CombinedOutput(); err == nil {
+		t.Errorf("copyToRoot layer: %s is in the image (%s); its files are at the root instead", app, out)
+	}
+	d.loadFile(t, mustBuild(t, e, f, "onStream"), "dt-i-nix/rooted:2")
+	if got := d.run(t, "dt-i-nix/rooted:2"); got != "uid=65534 gid=65534\n" {
+		t.Errorf("buildImage on a stream: %q", got)
+	}
+}

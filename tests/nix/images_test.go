@@ -99,6 +99,7 @@ func contains(list []string, s string) bool {
 func TestBuildLayeredImage(t *testing.T) {
 	e := setup(t)
 	d := needDocker(t)
+	testutil.Need(t, "zstd")
 	f := e.expr(t, "let"+appImage+`in {
   none = dt.buildLayeredImage (common // { name = "dt-i-nix/archive"; tag = "none"; compressor = "none"; });
   gz = dt.buildLayeredImage (common // { name = "dt-i-nix/archive"; tag = "gz"; });
@@ -135,6 +136,7 @@ func mustBuild(t *testing.T, e env, f, attr string) string {
 func TestBuildImageOnFromImage(t *testing.T) {
 	e := setup(t)
 	d := needDocker(t)
+	testutil.Need(t, "zstd")
 	f := e.expr(t, `rec {
   base = dt.buildLayeredImage { name = "dt-i-nix/base"; tag = "1"; contents = [ dt.fakeNss ]; compressor = "zstd"; };
   image = dt.buildImage {
@@ -214,6 +216,7 @@ func TestMergeImages(t *testing.T) {
 // TestExportImage: the root file system of an image built by buildImage.
 func TestExportImage(t *testing.T) {
 	e := setup(t)
+	testutil.Need(t, "tar")
 	f := e.expr(t, `{
   exported = dt.exportImage {
     fromImage = dt.streamLayeredImage { name = "dt-i-nix/export"; contents = [ app ]; };

@@ -33,6 +33,9 @@ in
 func TestOverlay(t *testing.T) {
 	e := setup(t)
 	d := needDocker(t)
+	// The stand-in puts its conf.json together with jq, as nixpkgs does;
+	// the overlay's buildLayeredImage compresses with pigz.
+	testutil.Need(t, "jq", "pigz", "gzip")
 	f := e.expr(t, standin+`let
   args = { name = "dt-i-nix/overlay"; contents = [ app ]; config.Cmd = [ "/bin/hello" "greet" ]; };
   s = pkgs.dockerTools.streamLayeredImage args;
@@ -136,6 +139,7 @@ in {
 func TestPkgsRoute(t *testing.T) {
 	e := setup(t)
 	d := needDocker(t)
+	testutil.Need(t, "zstd")
 	f := e.expr(t, standin+`let
   dtp = import (repo + "/nix") { pkgs = original; };
   common = {
@@ -180,6 +184,7 @@ in {
 // lib.<system> and gives an overlay. Flakes are experimental in Nix 2.8.
 func TestFlake(t *testing.T) {
 	e := setup(t)
+	testutil.Need(t, "git")
 	repo := filepath.Join(e.dir, "repo")
 	files := testutil.Run(t, "git", "-C", e.repo, "ls-files", "--cached", "--others", "--exclude-standard")
 	for _, name := range lines(files) {

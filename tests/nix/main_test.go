@@ -45,6 +45,15 @@ var (
 	salt = fmt.Sprintf("run-%d", time.Now().UnixNano())
 )
 
+// TestMain removes what setup built once the tests are done.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if shared.toolkit != "" {
+		os.RemoveAll(filepath.Dir(shared.toolkit))
+	}
+	os.Exit(code)
+}
+
 func setup(t *testing.T) env {
 	t.Helper()
 	testutil.NeedRoot(t)

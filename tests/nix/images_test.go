@@ -322,3 +322,35 @@ func TestBuildLayerCopyToRoot(t *testing.T) {
 		t.Errorf("buildImage on a stream: %q", got)
 	}
 }
+
+// TestFakeNss: fakeNss is nixpkgs' (root and nobody), and
+// fakeNss.override adds lines, as nixpkgs' does.
+func TestFakeNss(t *testing.T) {
+	e := setup(t)
+	f := e.expr(t, `{
+  plain = dt.fakeNss;
+  extra = dt.fakeNss.override {
+    extraPasswdLines = [ "app:x:1000:1000:App:/home/app:/bin/sh" ];
+    extraGroupLines = [ "app:x:1000:" ];
+  };
+  twice = (dt.fakeNss.override { extraGroupLines = [ "a:x:1:" ]; }).override (old: { extraGroupLines = old.extraGroupLines ++ [ "b:x:2:" ]; });
+}`)
+	read := func(attr, file string) string {
+		return string(readFile(t, filepath.Join(mustBuild(t, e, f, attr), file)))
+	}
+	if got := read("plain", "etc/passwd"); got != "root:x:0:0:root user:/var/empty:/bin/sh\nnobody:x:65534:65534:nobody:/var/empty:/bin/sh\n" {
+		t.Errorf("fakeNss /etc/passwd: %q", got)
+	}
+	if got := read("extra", "etc/passwd"); !strings.Contains(got, "\napp:x:1000:1000:App:/home/app:/bin/sh\n") || !strings.HasPrefix(got, "root:") {
+		t.Errorf("fakeNss.override /etc/passwd: %q", got)
+	}
+	if got := read("extra", "etc/group"); !strings.Contains(got, "\napp:x:1000:\n") {
+		t.Errorf("fakeNss.override /etc/group: %q", got)
+	}
+	if got := read("twice", "etc/group"); !strings.Contains(got, "\na:x:1:\nb:x:2:\n") {
+		t.Errorf("fakeNss.override twice, the second a function: /etc/group %q", got)
+	}
+	if fi, err := os.Stat(filepath.Join(mustBuild(t, e, f, "plain"), "var", "empty")); err != nil || !fi.IsDir() {
+		t.Errorf("fakeNss /var/empty: %v", err)
+	}
+}

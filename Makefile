@@ -27,7 +27,7 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) mod tidy -diff
-	shellcheck scripts/* .ci/run testdata/conformance/check.sh
+	shellcheck scripts/* .ci/run testdata/conformance/check.sh nix/builders/*.sh
 
 unit:
 	$(GO) test -race -timeout 45m ./...

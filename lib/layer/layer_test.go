@@ -97,11 +97,29 @@ func edgeStore(t *testing.T) (string, []string) {
 // oracle writes the layer the way stream_layered_image.py does, with
 // CPython's tarfile: our reading of that script, kept independent of the
 // Go code. Its first entries are /nix and /nix/store whatever the store.
+//
+// With "perms", it applies nix2container's permission rules as the
+// layer package documents them: a rule covers the entries at or below its
+// path whose name its regex finds (re.search), and sets what it gives.
 const oracle = `
-import itertools, json, pathlib, sys, tarfile
+import itertools, json, os, pathlib, re, sys, tarfile
 c = json.load(sys.stdin)
 def norm(ti):
     ti.mtime, ti.uid, ti.gid, ti.uname, ti.gname = c["mtime"], c["uid"], c["gid"], c["uname"], c["gname"]
+    for r in c.get("perms") or []:
+        base = os.path.normpath(r["path"])
+        if base != "/" and ti.name != base and not ti.name.startswith(base + "/"):
+            continue
+        if r.get("regex") and not re.search(r["regex"], ti.name):
+            continue
+        if r.get("mode"):
+            ti.mode = int(r["mode"], 8)
+        for k in ("uid", "gid"):
+            if k in r:
+                setattr(ti, k, r[k])
+        for k in ("uname", "gname"):
+            if r.get(k):
+                setattr(ti, k, r[k])
     return ti
 with tarfile.open(fileobj=sys.stdout.buffer, mode="w|") as t:
     for d in ("/nix", "/nix/store"):
@@ -127,7 +145,7 @@ func pythonLayer(t *testing.T, paths []string, o layer.Options) []byte {
 	t.Helper()
 	py := testutil.Need(t, "python3")[0]
 	in, _ := json.Marshal(map[string]any{
-		"paths": paths, "mtime": o.Mtime, "uid": o.Uid, "gid": o.Gid, "uname": o.Uname, "gname": o.Gname,
+		"paths": paths, "mtime": o.Mtime, "uid": o.Uid, "gid": o.Gid, "uname": o.Uname, "gname": o.Gname, "perms": o.Perms,
 	})
 	cmd := exec.Command(py, "-c", oracle)
 	cmd.Stdin = bytes.NewReader(in)

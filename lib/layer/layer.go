@@ -188,6 +188,18 @@ func Write(w io.Writer, root string, paths []string, o Options) (Result, error) 
 	}
 	if len(clean) > 0 || root == "" {
 		for _, d := range o.leading() {
+			if root != "" {
+				// The root's own directory was written already: a layer
+				// holds a path once (Docker refuses one that has it
+				// twice).
+				fi, err := os.Lstat(root + d)
+				if err == nil && fi.IsDir() {
+					continue
+				}
+				if err == nil {
+					return Result{}, fmt.Errorf("%s: not a directory, and the store paths go below %s", root+d, d)
+				}
+			}
 			if err := lw.dir(d, 0o755); err != nil {
 				return Result{}, err
 			}

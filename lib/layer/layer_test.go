@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand"
 	"net"
 	"os"
@@ -461,4 +462,51 @@ func TestConformance(t *testing.T) {
 		defer restore()
 		check(t)
 	})
+}
+
+// TestRootWithStoreDirectories: a root that has /nix of its own (a Nix
+// database in /nix/var, say) and store paths in the same layer: /nix/
+// comes once, the root's (Docker refuses a layer with a path twice), and
+// /nix/store/ is written as for any layer.
+func TestRootWithStoreDirectories(t *testing.T) {
+	store, paths := modelStore(t)
+	root := t.TempDir()
+	leading := []string{filepath.Dir(store), store}
+	if err := os.MkdirAll(filepath.Join(root, leading[0], "var", "db"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	o := layer.Defaults()
+	o.StoreDir = store
+	o.Leading = leading
+	var buf bytes.Buffer
+	if _, err := layer.Write(&buf, root, paths, o); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	for _, h := range readHeaders(t, buf.Bytes()) {
+		seen[h.Name]++
+		if seen[h.Name] > 1 {
+			t.Errorf("%s twice in the layer", h.Name)
+		}
+		if h.Name == leading[0]+"/" && h.Mode != 0o750 {
+			t.Errorf("%s: mode %o, want the root's 0750", h.Name, h.Mode)
+		}
+	}
+	for _, d := range append(leading, paths[0]) {
+		if seen[d+"/"] != 1 {
+			t.Errorf("%s/: %d entries, want 1", d, seen[d+"/"])
+		}
+	}
+
+	// A root whose /nix is not a directory cannot hold the store paths.
+	file := t.TempDir()
+	if err := os.MkdirAll(filepath.Dir(filepath.Join(file, leading[0])), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(file, leading[0]), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := layer.Write(io.Discard, file, paths, o); err == nil || !strings.Contains(err.Error(), "not a directory") {
+		t.Errorf("a root whose %s is a file: %v", leading[0], err)
+	}
 }

@@ -212,7 +212,7 @@ fake_root() {
 	command -v fakeroot >/dev/null ||
 		die "fakeroot is not installed: --fake-root-commands run under it, as in nixpkgs (Debian package fakeroot)"
 	if [ -z "$chroot" ]; then
-		(cd "$root" && umask 022 && exec fakeroot -s "$state" -- bash -e -c "$script" 2>"$log" >&2) || status=$?
+		(cd "$root" && umask 022 && exec fakeroot -s "$state" -- bash -e -c "$script" >&2 2>"$log") || status=$?
 	else
 		command -v proot >/dev/null ||
 			die "proot is not installed: --enable-fakechroot runs the commands under it, as in nixpkgs (Debian package proot)"
@@ -253,7 +253,7 @@ fake_root() {
 			export LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}$ld
 			exec proot -r "$root" "$@" -w / "$hp$env" PATH="$path" TMPDIR="$tmp" "$hp$bash" -e -c "$script"
 			' fake-root "$hp" "$root" "$(IFS=:; printf '%s' "${guest_path[*]}")" "$work/tmp" "$bash" "$env" "$script" "${binds[@]}" \
-			2>"$log" >&2) || status=$?
+			>&2 2>"$log") || status=$?
 	fi
 	if [ "$status" -ne 0 ]; then
 		# The last lines of its stderr, on the one line of the message.

@@ -252,8 +252,10 @@ func TestSameBytesAsNobody(t *testing.T) {
 
 // TestParityOptionsFail: a failing fake-root script (with or without
 // fakechroot), bad permission rules and a database of paths this
-// machine's Nix does not know stop the build with one line saying why,
-// and leave no output, nothing on stdout and nothing in TMPDIR.
+// machine's Nix does not know stop the build with one line saying why
+// (after what the script printed on its stdout, which goes to stderr as
+// it comes), and leave no output, nothing on stdout and nothing in
+// TMPDIR.
 func TestParityOptionsFail(t *testing.T) {
 	fx := testutil.ConformanceFixture(t)
 	graph := filepath.Join(fx.Dir, "graph.json")
@@ -264,7 +266,8 @@ func TestParityOptionsFail(t *testing.T) {
 	must(t, os.WriteFile(badMode, []byte(`[{"path": "/etc"}, {"path": "/", "mode": "u+s"}]`), 0o644))
 	badRegex := filepath.Join(dir, "regex.json")
 	must(t, os.WriteFile(badRegex, []byte(`[{"path": "/", "regex": "*.so"}]`), 0o644))
-	failing := `echo starting; echo first >&2; echo second >&2; echo "the last words" >&2; exit 7`
+	// What it prints on stdout is not its stderr's tail.
+	failing := `echo starting; echo first >&2; echo second >&2; echo "the last words" >&2; echo "on stdout"; exit 7`
 	for _, c := range []struct {
 		name   string
 		script string
@@ -274,11 +277,11 @@ func TestParityOptionsFail(t *testing.T) {
 		want   string
 	}{
 		{"fake-root script", "build-layered-image", []string{"fakeroot"}, []string{"--fake-root-commands", failing}, 1,
-			"build-layered-image: --fake-root-commands failed with exit status 7: first | second | the last words\n"},
+			"starting\non stdout\nbuild-layered-image: --fake-root-commands failed with exit status 7: first | second | the last words\n"},
 		{"fake-root script, a command failing", "build-layered-image", []string{"fakeroot"}, []string{"--fake-root-commands", "chown 1000 /nonexistent-here; echo not reached"}, 1,
 			"build-layered-image: --fake-root-commands failed with exit status 1: chown: cannot access '/nonexistent-here': No such file or directory\n"},
 		{"fakechroot script", "build-layered-image", []string{"fakeroot", "proot"}, []string{"--enable-fakechroot", "--fake-root-commands", failing}, 1,
-			"build-layered-image: --fake-root-commands failed with exit status 7: first | second | the last words\n"},
+			"starting\non stdout\nbuild-layered-image: --fake-root-commands failed with exit status 7: first | second | the last words\n"},
 		{"fakechroot, no /etc/passwd", "build-layered-image", []string{"fakeroot", "proot", "useradd"}, []string{"--enable-fakechroot", "--fake-root-commands", "useradd app"}, 1,
 			"build-layered-image: --fake-root-commands failed with exit status 1: useradd: cannot lock /etc/passwd; try again later.\n"},
 		{"perms not JSON", "build-layered-image", nil, []string{"--perms", badJSON}, 1,

@@ -163,31 +163,35 @@ need_gnu_tar() {
 	case $version in "tar (GNU tar)"*) ;; *) die "tar is not GNU tar: the customisation layer is packed with GNU tar, as nixpkgs packs it" ;; esac
 }
 
-# custom_layer ROOT INDEX OUT DESCRIPTOR [STATE [EXCLUDE...]]: the
+# custom_layer ROOT INDEX OUT DESCRIPTOR [MODE STORE_DIR SCRIPT]: the
 # customisation layer of the image root ROOT, packed as nixpkgs packs it
 # (fakeroot tar --sort name --numeric-owner --mtime "@$SOURCE_DATE_EPOCH"
 # --hard-dereference -cf layer.tar .), hence with nixpkgs' bytes for the
 # same root: GNU tar format, a "./" entry for the root itself, owner 0:0
 # without names, every time $SOURCE_DATE_EPOCH (a Nix build's 315532800,
-# 1980-01-01, when unset). With STATE, a fakeroot save file (fake_root),
-# tar runs in that fakeroot session, so the owners and modes the commands
-# run there set are the layer's, and the EXCLUDE patterns are left out.
-# Then its descriptor, as path-to-layer writes one (no "index" when INDEX
-# is "").
+# 1980-01-01, when unset). With MODE "fakeroot" or "fakechroot", SCRIPT
+# runs first in the same fakeroot session (fake_root), whose owners and
+# modes tar records. Then its descriptor, as path-to-layer writes one (no
+# "index" when INDEX is "").
 custom_layer() {
-	local root=$1 index=$2 out=$3 desc=$4 state=${5:-} epoch=${SOURCE_DATE_EPOCH:-315532800} sum size file x
-	local -a owner=(--owner=0 --group=0) run=() excludes=()
+	local root=$1 index=$2 out=$3 desc=$4 mode=${5:-} epoch=${SOURCE_DATE_EPOCH:-315532800} sum size file
+	local -a tar=(env LC_ALL=C tar --format=gnu --blocking-factor=20 --sort=name)
 	case $epoch in '' | *[!0-9]*) die "SOURCE_DATE_EPOCH=$epoch is not a number of seconds" ;; esac
 	need_gnu_tar
-	if [ -n "$state" ]; then
+	case $mode in
+	'')
+		"${tar[@]}" --numeric-owner --owner=0 --group=0 --mtime="@$epoch" --hard-dereference \
+			-C "$root" -cf "$out" . >&2 || die "packing the customisation layer failed"
+		;;
+	*)
 		# fakeroot tells tar the owners: files it knows nothing of are
-		# 0:0, as --owner=0 --group=0 makes them.
-		owner=() run=(fakeroot -i "$state" --)
-		for x in "${@:6}"; do excludes+=("--exclude=$x"); done
-	fi
-	LC_ALL=C "${run[@]}" tar --format=gnu --blocking-factor=20 --sort=name "${excludes[@]}" --numeric-owner "${owner[@]}" \
-		--mtime="@$epoch" --hard-dereference -C "$root" -cf "$out" . >&2 ||
-		die "packing the customisation layer failed"
+		# 0:0, as --owner=0 --group=0 makes them. Under proot nixpkgs
+		# leaves out /dev, /proc, /sys and the store directory.
+		[ "$mode" != fakechroot ] || tar+=(--exclude=./dev --exclude=./proc --exclude=./sys "--exclude=.$6")
+		fake_root "$root" "$mode" "$6" "$7" "${tar[@]}" --numeric-owner --mtime="@$epoch" --hard-dereference \
+			-C "$root" -cf "$out" . >&2
+		;;
+	esac
 	sum=$(sha256sum <"$out")
 	size=$(wc -c <"$out")
 	file=${out//\\/\\\\}
@@ -195,28 +199,30 @@ custom_layer() {
 	printf '{%s"file":"%s","diffID":"sha256:%s","size":%d}\n' "${index:+\"index\":$index,}" "$file" "${sum%% *}" "$size" >"$desc"
 }
 
-# fake_root ROOT STATE CHROOT STORE_DIR SCRIPT: nixpkgs' fakeRootCommands:
-# the shell SCRIPT run under fakeroot, in ROOT (umask 022, bash -e), the
-# owners and modes it sets kept in the fakeroot save file STATE for
-# custom_layer. With CHROOT (enableFakechroot) it runs under proot with
-# ROOT as "/", as nixpkgs runs it, so that useradd and the like write the
-# image's /etc: the store directory, /dev, /proc, /sys and the build
+# fake_root ROOT MODE STORE_DIR SCRIPT PACK...: nixpkgs' fakeRootCommands:
+# in one fakeroot session, the shell SCRIPT run in ROOT (umask 022,
+# bash -e), then the command PACK, which sees the owners and modes SCRIPT
+# set. With MODE "fakechroot" (enableFakechroot) SCRIPT runs under proot
+# with ROOT as "/", as nixpkgs runs it, so that useradd and the like write
+# the image's /etc: the store directory, /dev, /proc, /sys and the build
 # directory ($work) are bound in at their paths, as nixpkgs binds them;
 # the host's programs, which nixpkgs finds in the store, are under
 # /.dockertools-host (PATH points there), with the dynamic loader and the
-# C library's directory at their own paths. The script's stdout goes to
-# stderr; a script that fails stops the build with its exit status and the
-# end of its stderr on one line.
+# C library's directory at their own paths; and before PACK the store
+# directory's parents are made in ROOT (mode 0755, 0:0), as proot shows
+# them to nixpkgs' tar. SCRIPT's stdout goes to stderr; a SCRIPT that
+# fails stops the build with its exit status and the end of its stderr on
+# one line.
 fake_root() {
-	local root=$1 state=$2 chroot=$3 store=$4 script=$5 log=$work/fake-root.log status=0 tail
+	local root=$1 mode=$2 store=$3 script=$4 log=$work/fake-root.log failed=$work/fake-root.status tail status
+	local -a parents=() run=(bash -e -c "$script")
+	shift 4
 	command -v fakeroot >/dev/null ||
 		die "fakeroot is not installed: --fake-root-commands run under it, as in nixpkgs (Debian package fakeroot)"
-	if [ -z "$chroot" ]; then
-		(cd "$root" && umask 022 && exec fakeroot -s "$state" -- bash -e -c "$script" >&2 2>"$log") || status=$?
-	else
+	if [ "$mode" = fakechroot ]; then
 		command -v proot >/dev/null ||
 			die "proot is not installed: --enable-fakechroot runs the commands under it, as in nixpkgs (Debian package proot)"
-		local hp=/.dockertools-host bash env lib ldd_out d p dirs
+		local hp=/.dockertools-host bash env lib ldd_out d p dirs path
 		local -a binds=() libdirs=() guest_path=()
 		bash=$(command -v bash) env=$(command -v env)
 		ldd_out=$(ldd "$bash" 2>/dev/null) || die "--enable-fakechroot: ldd $bash failed: cannot find the host's C library to bind in"
@@ -240,28 +246,48 @@ fake_root() {
 		for p in "${!guest_path[@]}"; do
 			case ${guest_path[p]} in /*) guest_path[p]=$hp${guest_path[p]} ;; *) unset 'guest_path[p]' ;; esac
 		done
+		path=$(IFS=:; printf '%s' "${guest_path[*]}")
 		mkdir -p "$work/tmp"
-		# fakeroot outside proot (it is a /bin/sh script); its library
-		# is found in the guest under $hp.
+		# proot runs inside the fakeroot session; in the guest, fakeroot's
+		# library is found under $hp.
 		# shellcheck disable=SC2016 # expanded by the inner bash
-		(cd "$root" && umask 022 && exec fakeroot -s "$state" -- bash -c '
-			hp=$1 root=$2 path=$3 tmp=$4 bash=$5 env=$6 script=$7
-			shift 7
-			ld=""
+		run=(bash -c '
+			hp=$1; shift
+			ld=
 			IFS=: read -r -a dirs <<<"${LD_LIBRARY_PATH:-}"
 			for d in "${dirs[@]}"; do case $d in /*) ld=$ld:$hp$d ;; esac; done
-			export LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}$ld
-			exec proot -r "$root" "$@" -w / "$hp$env" PATH="$path" TMPDIR="$tmp" "$hp$bash" -e -c "$script"
-			' fake-root "$hp" "$root" "$(IFS=:; printf '%s' "${guest_path[*]}")" "$work/tmp" "$bash" "$env" "$script" "${binds[@]}" \
-			>&2 2>"$log") || status=$?
+			LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}$ld exec proot "$@"
+			' fake-root "$hp" -r "$root" "${binds[@]}" -w / "$hp$env" PATH="$path" TMPDIR="$work/tmp" "$hp$bash" -e -c "$script")
+		d=${store%/*}
+		while [ -n "$d" ]; do parents=("$root$d" "${parents[@]}") d=${d%/*}; done
 	fi
-	if [ "$status" -ne 0 ]; then
+	# One session, as nixpkgs runs the commands and tar: a session saved
+	# (fakeroot -s) and loaded again costs faked's second or so to exit.
+	# shellcheck disable=SC2016 # expanded by the inner bash
+	fakeroot -- bash -c '
+		root=$1 log=$2 failed=$3 n=$4
+		shift 4
+		run=("${@:1:n}")
+		shift "$n"
+		n=$1
+		shift
+		parents=("${@:1:n}")
+		shift "$n"
+		(cd "$root" && umask 022 && exec "${run[@]}") >&2 2>"$log" || { echo "$?" >"$failed"; exit 1; }
+		for d in "${parents[@]}"; do
+			[ -e "$d" ] || [ -L "$d" ] || mkdir -m 0755 "$d" || exit
+		done
+		exec "$@"
+		' fake-root "$root" "$log" "$failed" "${#run[@]}" "${run[@]}" "${#parents[@]}" "${parents[@]}" "$@" && status=0 || status=$?
+	if [ -e "$failed" ]; then
+		status=$(cat "$failed")
 		# The last lines of its stderr, on the one line of the message.
 		tail=$(tail -n 3 "$log" | sed 's/[[:space:]]*$//; /^$/d' | paste -sd '|' | sed 's/|/ | /g')
 		[ ${#tail} -le 400 ] || tail=...${tail: -400}
 		die "--fake-root-commands failed with exit status $status${tail:+: $tail}"
 	fi
 	cat "$log" >&2
+	[ "$status" -eq 0 ] || die "packing the customisation layer failed"
 }
 
 # nix_db ROOT PATHS_FILE GCROOT...: nixpkgs' includeNixDB

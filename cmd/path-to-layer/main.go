@@ -44,6 +44,14 @@ stdin): white-space separated, or a JSON array. --root DIR packs a directory's
 contents as the image root (a customisation layer), with the same times and
 owners; given with store paths, one layer holds both (nixpkgs' buildImage).
 
+--perms FILE sets the mode and owner of the entries that rules match, as
+nix2container's perms do, without root or fakeroot: FILE is a JSON list of
+{"path", "regex", "mode", "uid", "gid", "uname", "gname"}; a rule applies to
+the entries at or below "path" (absolute, in the image: "/nix/store/...",
+or "/etc/..." for --root) whose path "regex" matches (Go syntax, unanchored;
+every one when absent); "mode" is octal; fields absent are left as they
+were; later rules win. The descriptor records the rules.
+
 --digest-only writes no tar at all: the paths are read once and only the
 descriptor is written, with the options that shaped the bytes, so that
 assemble-image writes the layer again from the store (checking it against
@@ -54,7 +62,9 @@ Examples:
   path-to-layer --digest-only /nix/store/...-hello-2.12 > layer.json
   closure-popularity --max-layers 50 graph.json | awk '{print NR-1, $0}' |
     xargs -P4 -L1 sh -c 'path-to-layer --index "$0" -o "layers/$0.tar" "$@" > "layers/$0.json"'
-  path-to-layer --root ./rootfs --tarsum -o custom.tar`,
+  path-to-layer --root ./rootfs --tarsum -o custom.tar
+  echo '[{"path": "/etc", "regex": "/motd$", "uid": 1000, "gid": 1000, "mode": "0600"}]' > perms.json &&
+    path-to-layer --root ./rootfs --perms perms.json -o custom.tar`,
 		Version:         cmdrun.Version,
 		HideHelpCommand: true,
 		Flags: []cli.Flag{
@@ -68,6 +78,7 @@ Examples:
 			&cli.StringFlag{Name: "uname", Value: "root", Usage: "owner `NAME` of every entry"},
 			&cli.StringFlag{Name: "gname", Value: "root", Usage: "group `NAME` of every entry"},
 			&cli.StringFlag{Name: "store-dir", Value: layer.DefaultStoreDir, Usage: "the Nix store `DIR`"},
+			&cli.StringFlag{Name: "perms", Usage: "set modes and owners of the entries the rules in `FILE` match (nix2container's perms: a JSON list)"},
 			&cli.StringFlag{Name: "index", Usage: "record layer number `N` in the descriptor (assemble-image orders layers by it)"},
 			&cli.BoolFlag{Name: "tarsum", Usage: "also compute Docker's TarSum v1 of the layer"},
 			&cli.BoolFlag{Name: "digest-only", Usage: "write no tar, only the descriptor (assemble-image writes the layer from the store)"},
@@ -102,6 +113,13 @@ func run(c *cli.Context) error {
 	}
 	if opts.Uid < 0 || opts.Gid < 0 {
 		return cmdrun.Usagef("--uid and --gid must not be negative")
+	}
+	if name := c.String("perms"); name != "" {
+		perms, err := readPerms(name)
+		if err != nil {
+			return err
+		}
+		opts.Perms = perms
 	}
 	var d layer.Descriptor
 	if s := c.String("index"); s != "" {
@@ -250,6 +268,16 @@ func pathErr(err error) error {
 		return pe.Err
 	}
 	return err
+}
+
+// readPerms reads the --perms file.
+func readPerms(name string) ([]layer.Perm, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, fmt.Errorf("--perms: %w", err)
+	}
+	defer f.Close()
+	return layer.ReadPerms(f, "--perms "+name)
 }
 
 // inputPaths gathers the store paths from the arguments and --from.

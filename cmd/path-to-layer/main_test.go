@@ -499,6 +499,14 @@ func TestBadInput(t *testing.T) {
 			return setup{args: w.expand(a), toStdout: true}
 		}
 	}
+	// noOutput runs without -o (the tar to stdout, or none at all).
+	noOutput := func(prep func(*testing.T, *workspace) setup) func(*testing.T, *workspace) setup {
+		return func(t *testing.T, w *workspace) setup {
+			s := prep(t, w)
+			s.toStdout = true
+			return s
+		}
+	}
 	S := "--store-dir=STORE"
 	cases := []tc{
 		// How it is called.
@@ -549,6 +557,18 @@ func TestBadInput(t *testing.T) {
 		{"--root a file", args("--root", "STORE/"+fileName), 1, []string{fileName + ": not a directory"}},
 		{"--root holding a fifo", special("DIR/root/run/fifo", fifo, "--root", "DIR/root"), 1, []string{"DIR/root/run/fifo: is a fifo"}},
 		{"--root with a bad store path", args(S, "--root", "APP", "/etc"), 1, []string{"/etc: not in the store directory"}},
+		// --perms.
+		{"--perms missing", args(S, "--perms", "nope.json", "APP"), 1, []string{"--perms: open nope.json: no such file or directory"}},
+		{"--perms not JSON", withFile("perms.json", `[{"path": "/"`, S, "--perms", "perms.json", "APP"), 1,
+			[]string{"--perms perms.json: not a JSON list of permission rules: unexpected EOF"}},
+		{"--perms bad regex", withFile("perms.json", `[{"path": "/", "regex": "[a"}]`, S, "--perms", "perms.json", "APP"), 1,
+			[]string{`--perms perms.json: rule 1: regex "[a": error parsing regexp: missing closing ]`}},
+		{"--perms bad mode", withFile("perms.json", `[{"path": "/"}, {"path": "APP", "mode": "rwxr-xr-x"}]`, S, "--perms", "perms.json", "APP"), 1,
+			[]string{`--perms perms.json: rule 2: mode "rwxr-xr-x": not an octal mode from 0 to 7777`}},
+		{"--perms bad mode, tar to stdout", noOutput(withFile("perms.json", `[{"path": "/", "mode": "99"}]`, S, "--perms", "perms.json", "APP")), 1,
+			[]string{`rule 1: mode "99"`}},
+		{"--perms bad mode, digest only", noOutput(withFile("perms.json", `[{"path": "/", "mode": "99"}]`, S, "--digest-only", "--descriptor", "d.json", "--perms", "perms.json", "APP")), 1,
+			[]string{`rule 1: mode "99"`}},
 		// Outputs.
 		{"-o into a missing directory", args(S, "-o", "nope/out.tar", "APP"), 1, []string{"create nope/out.tar: no such file or directory"}},
 		{"-o a directory", args(S, "-o", "store", "APP"), 1, []string{"store: is a directory"}},
@@ -691,5 +711,61 @@ func TestSpecialOutputs(t *testing.T) {
 		if fi, err := os.Lstat(null); err != nil || fi.Mode()&os.ModeCharDevice == 0 {
 			t.Errorf("the device is now %v (%v)", fi.Mode(), err)
 		}
+	}
+}
+
+// TestPerms: --perms gives the layer the library writes with the same
+// rules, as root and as nobody; the descriptor records the rules, and a
+// --digest-only descriptor writes the same bytes again from the store.
+func TestPerms(t *testing.T) {
+	w := newWorkspace(t)
+	rules := `[{"path": "` + w.app + `/bin", "regex": "prog", "mode": "4755", "uid": 1000, "gid": 100, "uname": "app", "gname": "users"},
+		{"path": "` + w.lib + `", "mode": "0700"}]`
+	write(t, filepath.Join(w.dir, "perms.json"), []byte(rules), 0o644)
+	o := w.opts()
+	perms, err := layer.ReadPerms(strings.NewReader(rules), "perms.json")
+	must(t, err)
+	o.Perms = perms
+	paths := []string{w.app, w.lib}
+	want := expected(t, "", paths, o)
+	if bytes.Equal(want, expected(t, "", paths, w.opts())) {
+		t.Fatal("the rules change nothing")
+	}
+	args := append([]string{"--store-dir", w.store, "--perms", "perms.json", "-o", "out.tar"}, paths...)
+	out := ok(t, w.dir, nil, nil, args...)
+	got, err := os.ReadFile(filepath.Join(w.dir, "out.tar"))
+	must(t, err)
+	if !bytes.Equal(got, want) {
+		t.Fatal("out.tar differs from the library's layer with the rules")
+	}
+	d := descriptorOf(t, out, got, "file", "diffID", "size", "paths", "perms")
+	var recorded []layer.Perm
+	must(t, json.Unmarshal(d["perms"], &recorded))
+	if len(recorded) != 2 || recorded[0].Mode != "4755" || *recorded[0].Uid != 1000 || recorded[1].Path != w.lib {
+		t.Errorf("descriptor records %s", d["perms"])
+	}
+
+	// As nobody: the same bytes.
+	testutil.NeedRoot(t)
+	outDir := filepath.Join(w.dir, "out")
+	must(t, os.Mkdir(outDir, 0o755))
+	must(t, os.Chown(outDir, 65534, 65534))
+	args[len(args)-3] = "out/out.tar"
+	if r := (invocation{dir: w.dir, args: args, nobody: true}).do(t); r.code != 0 {
+		t.Fatalf("as nobody: exit %d\n%s", r.code, r.stderr)
+	}
+	if b, err := os.ReadFile(filepath.Join(outDir, "out.tar")); err != nil || !bytes.Equal(b, want) {
+		t.Errorf("as nobody: a different layer (%v)", err)
+	}
+
+	// --digest-only: the descriptor alone writes the layer again.
+	out = ok(t, w.dir, nil, nil, append([]string{"--store-dir", w.store, "--perms", "perms.json", "--digest-only"}, paths...)...)
+	ds, err := layer.ReadDescriptors(strings.NewReader(out), "stdout")
+	must(t, err)
+	l, err := ds[0].Layer()
+	must(t, err)
+	var again bytes.Buffer
+	if err := l.Stream(&again); err != nil || !bytes.Equal(again.Bytes(), want) {
+		t.Errorf("the layer written again from the --digest-only descriptor: %v, %d bytes, want %d", err, again.Len(), len(want))
 	}
 }

@@ -9,6 +9,9 @@
 //	hello pwd           the working directory
 //	hello env NAME...   NAME=value for each variable
 //	hello stat PATH...  the octal mode of each path
+//	hello ls PATH...    uid, gid, octal mode (setuid, setgid and sticky
+//	                    bits too) and name of each path, not following
+//	                    symlinks: what ls -ln shows, for images without ls
 //	hello args ...      its arguments, one per line
 package main
 
@@ -17,11 +20,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 )
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Println("usage: hello greet|id|pwd|env|stat|args")
+		fmt.Println("usage: hello greet|id|pwd|env|stat|ls|args")
 		os.Exit(2)
 	}
 	switch os.Args[1] {
@@ -49,6 +53,12 @@ func main() {
 			fi, err := os.Lstat(p)
 			check(err)
 			fmt.Printf("%s %o\n", p, fi.Mode().Perm())
+		}
+	case "ls":
+		for _, p := range os.Args[2:] {
+			var st syscall.Stat_t
+			check(syscall.Lstat(p, &st))
+			fmt.Printf("%d %d %o %s\n", st.Uid, st.Gid, st.Mode&0o7777, p)
 		}
 	case "args":
 		for _, a := range os.Args[2:] {

@@ -34,12 +34,14 @@ type Descriptor struct {
 	Uname    *string `json:"uname,omitempty"`
 	Gname    *string `json:"gname,omitempty"`
 	StoreDir string  `json:"storeDir,omitempty"`
+	Perms    []Perm  `json:"perms,omitempty"`
 }
 
 // SetOptions records the options that shaped the layer.
 func (d *Descriptor) SetOptions(o Options) {
 	d.Mtime, d.Uid, d.Gid, d.Uname, d.Gname = &o.Mtime, &o.Uid, &o.Gid, &o.Uname, &o.Gname
 	d.StoreDir = o.storeDir()
+	d.Perms = o.Perms
 }
 
 // Options are the options the descriptor records, defaults where it
@@ -63,6 +65,7 @@ func (d Descriptor) Options() Options {
 	if d.StoreDir != "" {
 		o.StoreDir = d.StoreDir
 	}
+	o.Perms = d.Perms
 	return o
 }
 
@@ -122,6 +125,9 @@ func (d Descriptor) Check() error {
 		if n != nil && *n < 0 {
 			return fmt.Errorf("%s: negative uid or gid", d.Name())
 		}
+	}
+	if err := CompilePerms(d.Perms); err != nil {
+		return fmt.Errorf("%s: perms: %w", d.Name(), err)
 	}
 	if d.File == "" {
 		o := d.Options()

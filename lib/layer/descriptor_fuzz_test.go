@@ -18,7 +18,8 @@ import (
 // descriptors; OrderDescriptors either refuses them or returns a
 // permutation in index order. Seeds (testdata/fuzz/FuzzReadDescriptors):
 // what path-to-layer prints (with and without index, tarsum and root),
-// JSON lines, concatenated objects, and the bad inputs of the CLI tests.
+// JSON lines, concatenated objects, permission rules, and the bad inputs
+// of the CLI tests.
 func FuzzReadDescriptors(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ds, err := layer.ReadDescriptors(bytes.NewReader(data), "fuzz.json")
@@ -86,12 +87,16 @@ func FuzzReadDescriptors(f *testing.F) {
 	})
 }
 
-// normalise makes an empty and a nil Paths compare equal: JSON omits both.
+// normalise makes an empty and a nil Paths (and Perms) compare equal:
+// JSON omits both.
 func normalise(ds []layer.Descriptor) []layer.Descriptor {
 	out := append([]layer.Descriptor(nil), ds...)
 	for i := range out {
 		if len(out[i].Paths) == 0 {
 			out[i].Paths = nil
+		}
+		if len(out[i].Perms) == 0 {
+			out[i].Perms = nil
 		}
 	}
 	return out

@@ -12,7 +12,8 @@
 //     descending into symlinked directories; a store path that is a symlink
 //     or a file is that one entry;
 //   - every entry gets the options' mtime, uid, gid, uname and gname and
-//     the file's permission bits; hard links are written as regular files
+//     the file's permission bits (unless permission rules, Options.Perms,
+//     say otherwise for it); hard links are written as regular files
 //     with their contents; symlink targets are kept verbatim;
 //   - devices, fifos and sockets are refused.
 //
@@ -64,6 +65,9 @@ type Options struct {
 	// NoDiffID skips the sha256 of the layer (for callers that hash the
 	// bytes themselves).
 	NoDiffID bool
+	// Perms set the mode and owner of the entries they match (checked by
+	// CompilePerms or ReadPerms).
+	Perms []Perm
 
 	// fingerprint, when set, is fed what the layer's bytes are a
 	// function of: every entry's header fields, and each file's identity
@@ -150,6 +154,11 @@ func WriteRoot(w io.Writer, dir string, o Options) (Result, error) {
 // the image root, then the store directories and the store paths (when
 // any): what nixpkgs' buildImage puts into its single layer.
 func Write(w io.Writer, root string, paths []string, o Options) (Result, error) {
+	for i := range o.Perms {
+		if !o.Perms[i].compiled() {
+			return Result{}, errPermsNotCompiled
+		}
+	}
 	clean := make([]string, len(paths))
 	for i, p := range paths {
 		c, err := CheckStorePath(p, o.storeDir())
@@ -179,6 +188,18 @@ func Write(w io.Writer, root string, paths []string, o Options) (Result, error) 
 	}
 	if len(clean) > 0 || root == "" {
 		for _, d := range o.leading() {
+			if root != "" {
+				// The root's own directory was written already: a layer
+				// holds a path once (Docker refuses one that has it
+				// twice).
+				fi, err := os.Lstat(root + d)
+				if err == nil && fi.IsDir() {
+					continue
+				}
+				if err == nil {
+					return Result{}, fmt.Errorf("%s: not a directory, and the store paths go below %s", root+d, d)
+				}
+			}
 			if err := lw.dir(d, 0o755); err != nil {
 				return Result{}, err
 			}
@@ -260,6 +281,10 @@ func (lw *writer) header(name string, typ byte, mode, size int64, link string) e
 	}
 	if typ == pytar.TypeDir && !strings.HasSuffix(name, "/") {
 		lw.hdr.Name += "/"
+	}
+	if len(lw.o.Perms) > 0 {
+		h := &lw.hdr
+		applyPerms(lw.o.Perms, h.Name, &h.Mode, &h.Uid, &h.Gid, &h.Uname, &h.Gname)
 	}
 	if f := lw.o.fingerprint; f != nil {
 		io.WriteString(f, lw.hdr.Name)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand"
 	"net"
 	"os"
@@ -97,11 +98,29 @@ func edgeStore(t *testing.T) (string, []string) {
 // oracle writes the layer the way stream_layered_image.py does, with
 // CPython's tarfile: our reading of that script, kept independent of the
 // Go code. Its first entries are /nix and /nix/store whatever the store.
+//
+// With "perms", it applies nix2container's permission rules as the
+// layer package documents them: a rule covers the entries at or below its
+// path whose name its regex finds (re.search), and sets what it gives.
 const oracle = `
-import itertools, json, pathlib, sys, tarfile
+import itertools, json, os, pathlib, re, sys, tarfile
 c = json.load(sys.stdin)
 def norm(ti):
     ti.mtime, ti.uid, ti.gid, ti.uname, ti.gname = c["mtime"], c["uid"], c["gid"], c["uname"], c["gname"]
+    for r in c.get("perms") or []:
+        base = os.path.normpath(r["path"])
+        if base != "/" and ti.name != base and not ti.name.startswith(base + "/"):
+            continue
+        if r.get("regex") and not re.search(r["regex"], ti.name):
+            continue
+        if r.get("mode"):
+            ti.mode = int(r["mode"], 8)
+        for k in ("uid", "gid"):
+            if k in r:
+                setattr(ti, k, r[k])
+        for k in ("uname", "gname"):
+            if r.get(k):
+                setattr(ti, k, r[k])
     return ti
 with tarfile.open(fileobj=sys.stdout.buffer, mode="w|") as t:
     for d in ("/nix", "/nix/store"):
@@ -127,7 +146,7 @@ func pythonLayer(t *testing.T, paths []string, o layer.Options) []byte {
 	t.Helper()
 	py := testutil.Need(t, "python3")[0]
 	in, _ := json.Marshal(map[string]any{
-		"paths": paths, "mtime": o.Mtime, "uid": o.Uid, "gid": o.Gid, "uname": o.Uname, "gname": o.Gname,
+		"paths": paths, "mtime": o.Mtime, "uid": o.Uid, "gid": o.Gid, "uname": o.Uname, "gname": o.Gname, "perms": o.Perms,
 	})
 	cmd := exec.Command(py, "-c", oracle)
 	cmd.Stdin = bytes.NewReader(in)
@@ -443,4 +462,51 @@ func TestConformance(t *testing.T) {
 		defer restore()
 		check(t)
 	})
+}
+
+// TestRootWithStoreDirectories: a root that has /nix of its own (a Nix
+// database in /nix/var, say) and store paths in the same layer: /nix/
+// comes once, the root's (Docker refuses a layer with a path twice), and
+// /nix/store/ is written as for any layer.
+func TestRootWithStoreDirectories(t *testing.T) {
+	store, paths := modelStore(t)
+	root := t.TempDir()
+	leading := []string{filepath.Dir(store), store}
+	if err := os.MkdirAll(filepath.Join(root, leading[0], "var", "db"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	o := layer.Defaults()
+	o.StoreDir = store
+	o.Leading = leading
+	var buf bytes.Buffer
+	if _, err := layer.Write(&buf, root, paths, o); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	for _, h := range readHeaders(t, buf.Bytes()) {
+		seen[h.Name]++
+		if seen[h.Name] > 1 {
+			t.Errorf("%s twice in the layer", h.Name)
+		}
+		if h.Name == leading[0]+"/" && h.Mode != 0o750 {
+			t.Errorf("%s: mode %o, want the root's 0750", h.Name, h.Mode)
+		}
+	}
+	for _, d := range append(leading, paths[0]) {
+		if seen[d+"/"] != 1 {
+			t.Errorf("%s/: %d entries, want 1", d, seen[d+"/"])
+		}
+	}
+
+	// A root whose /nix is not a directory cannot hold the store paths.
+	file := t.TempDir()
+	if err := os.MkdirAll(filepath.Dir(filepath.Join(file, leading[0])), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(file, leading[0]), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := layer.Write(io.Discard, file, paths, o); err == nil || !strings.Contains(err.Error(), "not a directory") {
+		t.Errorf("a root whose %s is a file: %v", leading[0], err)
+	}
 }

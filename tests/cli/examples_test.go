@@ -313,6 +313,49 @@ var exampleChecks = map[string]example{
 			t.Errorf("custom.tar holds no etc/motd from rootfs")
 		}
 	}},
+	// The rule gives etc/motd its owner and mode; etc/ keeps the
+	// defaults; the descriptor records the rule.
+	"echo '[{\"path\": \"/etc\", \"regex\": \"/motd$\", \"uid\": 1000, \"gid\": 1000, \"mode\": \"0600\"}]' > perms.json &&\npath-to-layer --root ./rootfs --perms perms.json -o custom.tar": {check: func(t *testing.T, w *workspace, dir string, r testutil.Result) {
+		checkLayerFile(t, dir, parseDescriptor(t, r.Stdout))
+		ds, err := layer.ReadDescriptors(strings.NewReader(r.Stdout), "stdout")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p := ds[0].Perms; len(p) != 1 || p[0].Path != "/etc" || p[0].Regex != "/motd$" || p[0].Mode != "0600" {
+			t.Errorf("descriptor %+v, want the rule of perms.json", ds[0])
+		}
+		f, err := os.Open(filepath.Join(dir, "custom.tar"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		tr := tar.NewReader(f)
+		seen := 0
+		for {
+			h, err := tr.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch strings.Trim(h.Name, "/") {
+			case "etc/motd":
+				seen++
+				if h.Uid != 1000 || h.Gid != 1000 || h.Mode != 0o600 {
+					t.Errorf("etc/motd: %d:%d mode %o, want 1000:1000 0600", h.Uid, h.Gid, h.Mode)
+				}
+			case "etc":
+				seen++
+				if h.Uid != 0 || h.Gid != 0 {
+					t.Errorf("etc/: owner %d:%d, want 0:0 (the rule's regex does not match it)", h.Uid, h.Gid)
+				}
+			}
+		}
+		if seen != 2 {
+			t.Errorf("custom.tar lacks etc/ or etc/motd")
+		}
+	}},
 
 	"fake-nss -o nss.tar": {check: func(t *testing.T, w *workspace, dir string, r testutil.Result) {
 		names, files := members(t, filepath.Join(dir, "nss.tar"))

@@ -96,6 +96,47 @@ in rec {
     || (isAttrs v && ((v.type or null) == "derivation" || v ? outPath))
     || (isString v && builtins.hasContext v);
 
+  # nix2container's perms: a list of rules { path; regex; mode; uid; gid;
+  # uname; gname; } as path-to-layer --perms reads them (JSON), each field
+  # checked for its type here; path a string, or a path or derivation (its
+  # store path); fields not given stay absent (the entry keeps its own).
+  # What the values mean (an absolute path, an octal mode, a Go regex) is
+  # path-to-layer's to check, at build time.
+  perms = fn: v:
+    let
+      fields = [ "path" "regex" "mode" "uid" "gid" "uname" "gname" ];
+      shape = "{ path; regex; mode; uid; gid; uname; gname; }";
+      list = if isList v then v
+        else throw "dockertools.${fn}: perms must be a list of rules ${shape}, not ${describe v}";
+      rule = i: r:
+        let
+          at = "dockertools.${fn}: perms: rule ${toString (i + 1)}";
+          unknown = filter (n: !(elem n fields)) (attrNames r);
+          str = n: if isString r.${n} then r.${n}
+            else throw "${at}: ${n} must be a string, not ${describe r.${n}}";
+          nat = n: if isInt r.${n} && r.${n} >= 0 then r.${n}
+            else throw "${at}: ${n} must be a number 0 or more, not ${describe r.${n}}";
+          path =
+            if isPath r.path then toString r.path
+            else if isString r.path || isPathLike r.path then "${r.path}"
+            else throw "${at}: path must be a string (\"/etc/motd\"), a path or a derivation, not ${describe r.path}";
+          mode = if isString r.mode then r.mode
+            else throw "${at}: mode must be an octal string such as \"0755\", not ${describe r.mode}";
+          value = n:
+            if n == "path" then path
+            else if n == "mode" then mode
+            else if n == "uid" || n == "gid" then nat n
+            else str n;
+        in
+        if !isAttrs r || (r.type or null) == "derivation" then
+          throw "${at} is ${describe r}, not an attribute set ${shape}"
+        else if unknown != [ ] then throw "${at}: unknown field ${head unknown}${suggest fields (head unknown)}"
+        else if !(r ? path) then throw "${at}: path is required (the rule applies at and below it; \"/\" is everything)"
+        else builtins.listToAttrs (map (n: { name = n; value = value n; }) (attrNames r));
+      rules = genList (i: rule i (builtins.elemAt list i)) (length list);
+    in
+    builtins.foldl' (ok: r: builtins.deepSeq r ok) rules rules;
+
   # A list of paths or derivations (a single one is a list of one), as
   # nixpkgs' contents.
   paths = fn: arg: v:

@@ -77,6 +77,39 @@ let
     else if A.isPathLike v then "${v}"
     else throw "dockertools.${fn}: layeringPipeline must be a list of steps (or a JSON file of one), not ${A.describe v}";
 
+  # nix2container's perms as the file path-to-layer --perms reads: "" for
+  # none, else a derivation writing the rules, which path-to-layer checks
+  # first (a bad regex or mode fails that build, in the rules' terms).
+  # Layers record the rules in their descriptors, so the stream writes them
+  # again with the same modes and owners.
+  permsFileOf = fn: v:
+    let rules = A.perms fn v; in
+    if rules == [ ] then ""
+    else "${run "perms.json" { rules = toJSON rules; passAsFile = [ "rules" ]; } ''
+      mkdir empty
+      if ! msg=$(path-to-layer --quiet --perms "$rulesPath" --root empty --digest-only --descriptor /dev/null 2>&1); then
+        printf 'dockertools: perms: %s\n' "''${msg#"path-to-layer: --perms $rulesPath: "}" >&2
+        exit 1
+      fi
+      cp "$rulesPath" "$out"
+    ''}";
+
+  # The programs the options of the customisation layer run, from nixpkgs
+  # (with pkgs; otherwise the host's, on hostPath): fakeroot for
+  # fakeRootCommands, proot and ldd for enableFakechroot, nix-store and
+  # sqlite3 for includeNixDB (as nixpkgs' mkDbExtraCommand).
+  optionTools = { fakeroot ? false, fakechroot ? false, nixDb ? false }:
+    let
+      bp = pkgs.buildPackages or pkgs;
+      getBin = p: p.bin or p;
+    in
+    optionalAttrs withPkgs {
+      nativeBuildInputs =
+        (if fakeroot || fakechroot then [ bp.fakeroot ] else [ ])
+        ++ (if fakechroot then [ bp.proot (getBin bp.glibc) ] else [ ])
+        ++ (if nixDb then [ bp.nix (getBin bp.sqlite) ] else [ ]);
+    };
+
   maxLayersOf = fn: v:
     if builtins.isInt v && v > 1 then v
     else throw "dockertools.${fn}: maxLayers must be a number greater than 1 (one layer for the store paths and one for the customisation layer), not ${A.describe v}";
@@ -143,14 +176,11 @@ let
   streamArgs = {
     known = [ "name" "tag" "fromImage" "contents" "config" "architecture" "created" "mtime"
       "uid" "gid" "uname" "gname" "maxLayers" "extraCommands" "includeStorePaths"
-      "layeringPipeline" "passthru" "meta" "debug"
+      "layeringPipeline" "passthru" "meta" "debug" "fakeRootCommands" "enableFakechroot" "includeNixDB"
+      # nix2container's
+      "perms"
       # dockertools' own
       "layers" "layerDerivations" ];
-    unsupported = {
-      fakeRootCommands = { default = ""; why = "running commands under fakeroot is not in dockertools' Nix functions yet; extraCommands runs as the build user"; };
-      enableFakechroot = { default = false; why = "it goes with fakeRootCommands, which is not in dockertools' Nix functions yet"; };
-      includeNixDB = { default = false; why = "a Nix database in the image is not in dockertools' Nix functions yet"; };
-    };
   };
 
   # The parts of a layered image, checked; fn names the function in
@@ -179,18 +209,33 @@ let
       layerDerivations = A.bool fn "layerDerivations" (args.layerDerivations or false);
       passthru = A.attrs fn "passthru" (args.passthru or { });
       meta = A.attrs fn "meta" (args.meta or { });
+      fakeRootCommands = A.string fn "fakeRootCommands" (args.fakeRootCommands or "");
+      enableFakechroot = A.bool fn "enableFakechroot" (args.enableFakechroot or false);
+      includeNixDB = A.bool fn "includeNixDB" (args.includeNixDB or false);
+      perms = permsFileOf fn (args.perms or [ ]);
+      fakeRoot = fakeRootCommands != "" || enableFakechroot;
+      exclusive =
+        if perms != "" && fakeRoot then
+          throw "dockertools.${fn}: perms and ${if fakeRootCommands != "" then "fakeRootCommands" else "enableFakechroot"} both set the owners of the customisation layer: give one (fakeRootCommands can chown and chmod what perms would)"
+        else true;
       checked = [ name tag contents config architecture created mtime uid gid uname gname maxLayers
-        extraCommands includeStorePaths fromImage explicit pipeline layerDerivations passthru meta ];
+        extraCommands includeStorePaths fromImage explicit pipeline layerDerivations passthru meta
+        fakeRootCommands enableFakechroot includeNixDB perms exclusive ];
 
       configFile = run "${baseName}-config.json" {
         config = toJSON config;
         passAsFile = [ "config" ];
       } ''cp "$configPath" "$out"'';
 
-      custom = run "${baseName}-customisation-layer" {
-        inherit common libsh extraCommands;
-        contents = concatStringsSep "\n" contents;
-      } (builder "customisation");
+      custom = run "${baseName}-customisation-layer" ({
+        __structuredAttrs = true;
+        inherit common libsh contents extraCommands fakeRootCommands enableFakechroot includeNixDB perms;
+        inherit storeDir;
+      } // optionalAttrs includeNixDB {
+        # nixpkgs' mkDbExtraCommand registers the closure of contents.
+        exportReferencesGraph.dbGraph = contents;
+      } // optionTools { fakeroot = fakeRootCommands != ""; fakechroot = enableFakechroot; nixDb = includeNixDB; })
+        (builder "customisation");
 
       layersOf = mode: run "${baseName}-layers${if mode == "plan" then "-plan" else ""}" {
         __structuredAttrs = true;
@@ -200,13 +245,15 @@ let
         fromImage = if fromImage == null then "" else "${fromImage.path}";
         fromImageIsStream = fromImage != null && fromImage.stream;
         inherit common mode maxLayers pipeline includeStorePaths mtime uid gid uname gname;
+        # The plan does not depend on the rules.
+        perms = if mode == "plan" then "" else perms;
       } (builder "layers");
 
       # layerDerivations: each automatic layer a derivation of its own, from
       # the plan read at evaluation time (import from derivation).
       planned = map (line: nonEmpty (filter isString (split " " line)))
         (nonEmpty (strings (builtins.readFile (layersOf "plan"))));
-      autoLayers = map (storeLayer { inherit mtime uid gid uname gname; }) planned;
+      autoLayers = map (storeLayer { inherit mtime uid gid uname gname perms; }) planned;
 
       auto = if layerDerivations then map (l: "${l}") autoLayers else [ "${layersOf "descriptors"}" ];
       descriptors = map (l: "${l}") explicit ++ auto;
@@ -326,7 +373,9 @@ let
   };
 
 in
-rec {
+# The functions (those ending in As and withNixDb are the shared bodies,
+# left out).
+removeAttrs (rec {
   inherit defaultArchitecture;
 
   # nixpkgs' streamLayeredImage: a script writing the image to stdout. Its
@@ -339,9 +388,9 @@ rec {
   # nixpkgs' buildLayeredImage: the stream written into the store as an
   # archive, compressed as compressor says ("gz" by default, "zstd",
   # "none").
-  buildLayeredImage = args0:
+  buildLayeredImage = buildLayeredImageAs "buildLayeredImage";
+  buildLayeredImageAs = fn: args0:
     let
-      fn = "buildLayeredImage";
       args = A.check fn (streamArgs // { known = streamArgs.known ++ [ "compressor" ]; }) args0;
       compressor = A.oneOf fn "compressor" (attrNames compressors) (args.compressor or "gz");
       stream = streamWith fn (removeAttrs args [ "compressor" ]);
@@ -362,18 +411,17 @@ rec {
   # nixpkgs' buildImage: one layer (copyToRoot copied into the image root,
   # extraCommands, and the closure less what the base image holds) on an
   # optional base image.
-  buildImage = args0:
+  buildImage = buildImageAs "buildImage";
+  buildImageAs = fn: args0:
     let
-      fn = "buildImage";
       args = A.check fn {
         known = [ "name" "tag" "fromImage" "fromImageName" "fromImageTag" "copyToRoot" "contents"
           "config" "architecture" "created" "mtime" "uid" "gid" "uname" "gname" "extraCommands"
-          "compressor" "includeStorePaths" "passthru" "meta" "diskSize" "buildVMMemorySize"
-          "layers" ];
+          "compressor" "includeStorePaths" "passthru" "meta" "diskSize" "buildVMMemorySize" "includeNixDB"
+          "perms" "layers" ];
         unsupported = {
-          runAsRoot = { default = null; why = "it runs in a virtual machine in nixpkgs; use extraCommands, which runs as the build user in the image root"; };
+          runAsRoot = { default = null; why = "it runs in a virtual machine in nixpkgs; use extraCommands, which runs as the build user in the image root (and perms for owners and modes)"; };
           keepContentsDirlinks = { default = false; why = "copyToRoot is copied with cp -a, which keeps symlinks as they are"; };
-          includeNixDB = { default = false; why = "a Nix database in the image is not in dockertools' Nix functions yet"; };
         };
       } args0;
       name = A.string fn "name" (args.name or (throw "dockertools.${fn}: name is required"));
@@ -386,9 +434,15 @@ rec {
       fromImage = if (args.fromImage or null) == null then null else imageOf fn "fromImage" args.fromImage;
       explicit = explicitLayers fn "layers" (args.layers or [ ]);
       passthru = A.attrs fn "passthru" (args.passthru or { });
+      includeNixDB = A.bool fn "includeNixDB" (args.includeNixDB or false);
       attrs = {
         __structuredAttrs = true;
-        exportReferencesGraph.graph = copyToRoot ++ [ configFile ];
+        # dbGraph: nixpkgs' mkDbExtraCommand registers the closure of
+        # copyToRoot.
+        exportReferencesGraph = { graph = copyToRoot ++ [ configFile ]; }
+          // optionalAttrs includeNixDB { dbGraph = copyToRoot; };
+        inherit includeNixDB libsh;
+        perms = permsFileOf fn (args.perms or [ ]);
         excludePaths = [ "${configFile}" ];
         explicitLayers = map (l: "${l}") explicit;
         fromImage = if fromImage == null then "" else "${fromImage.path}";
@@ -415,7 +469,7 @@ rec {
         passAsFile = [ "config" ];
       } ''cp "$configPath" "$out"'';
       imageTag = if tag != null then tag else hashOf self.outPath;
-      self = run "${baseNameOf name}.tar${compressors.${compressor}.ext}" (attrs // {
+      self = run "${baseNameOf name}.tar${compressors.${compressor}.ext}" (attrs // optionTools { nixDb = includeNixDB; } // {
         meta = A.attrs fn "meta" (args.meta or { });
         passthru = passthru // {
           inherit imageTag imageName;
@@ -424,6 +478,14 @@ rec {
       }) (builder "image");
     in
     builtins.seq (builtins.foldl' (ok: v: builtins.seq v ok) true (builtins.attrValues attrs)) self;
+
+  # nixpkgs' buildLayeredImageWithNixDb and buildImageWithNixDb: the same
+  # with includeNixDB = true, whatever the arguments say.
+  buildLayeredImageWithNixDb = withNixDb "buildLayeredImageWithNixDb" buildLayeredImageAs;
+  buildImageWithNixDb = withNixDb "buildImageWithNixDb" buildImageAs;
+  withNixDb = fn: build: args:
+    if isAttrs args then build fn (args // { includeNixDB = true; })
+    else throw "dockertools.${fn}: takes an attribute set of arguments, not ${A.describe args}";
 
   # nixpkgs' mergeImages: one archive holding every image of the list
   # (archives, or streams, which are run).
@@ -538,9 +600,8 @@ rec {
     let
       fn = "buildLayer";
       args = A.check fn {
-        known = [ "deps" "copyToRoot" "layers" "mtime" "uid" "gid" "uname" "gname" "name" ];
+        known = [ "deps" "copyToRoot" "layers" "mtime" "uid" "gid" "uname" "gname" "name" "perms" ];
         unsupported = {
-          perms = { default = [ ]; why = "file modes and owners in layers are not in dockertools' Nix functions yet"; };
           maxLayers = { default = 1; why = "a buildLayer is one layer; give several buildLayer results to layers instead"; };
           reproducible = { default = true; why = "layers are always reproducible here: their descriptors are their outputs"; };
           ignore = { default = null; why = "ignore is not in dockertools' buildLayer"; };
@@ -576,6 +637,7 @@ rec {
       gid = A.natural fn "gid" (args.gid or 0);
       uname = A.string fn "uname" (args.uname or "root");
       gname = A.string fn "gname" (args.gname or "root");
+      perms = permsFileOf fn (args.perms or [ ]);
       inherit common layerName root;
       passthru = { dockertoolsLayer = true; layers = below; };
     } (builder "layer"));
@@ -624,4 +686,4 @@ rec {
   '');
   # The toolkit's binaries.
   inherit toolkit;
-}
+}) [ "buildLayeredImageAs" "buildImageAs" "withNixDb" ]

@@ -8,6 +8,19 @@ fail() {
 	exit 1
 }
 
+# die MESSAGE: fail, for scripts/lib.sh's functions (when a builder sources
+# it before this file), their messages in the Nix functions' terms: the
+# scripts' options become the arguments they stand for.
+# shellcheck disable=SC2034 # lib.sh's log names the program by it
+prog=dockertools
+die() {
+	local m=$*
+	m=${m//--fake-root-commands/fakeRootCommands}
+	m=${m//--enable-fakechroot/enableFakechroot}
+	m=${m//--include-nix-db/includeNixDB}
+	fail "$m"
+}
+
 # seconds TIME: a layer's mtime as path-to-layer takes it; "now" is the
 # time of this build (recorded in the descriptor, so the layer is written
 # again with the same times).
@@ -57,13 +70,14 @@ held_paths() {
 
 # measure_layer OUT NAME PATH...: the descriptor of the layer of the store
 # PATHs (path-to-layer --digest-only, with the options in $mtime $uid $gid
-# $uname $gname), written to OUT; a failure names the layer and its paths.
+# $uname $gname, and the rules' file $perms if not empty), written to OUT;
+# a failure names the layer and its paths.
 measure_layer() {
 	local out=$1 name=$2 err
 	shift 2
 	err=$(mktemp)
 	if ! path-to-layer --quiet --digest-only --mtime "$(seconds "$mtime")" --uid "$uid" --gid "$gid" \
-		--uname "$uname" --gname "$gname" -- "$@" >"$out" 2>"$err"; then
+		--uname "$uname" --gname "$gname" ${perms:+--perms "$perms"} -- "$@" >"$out" 2>"$err"; then
 		fail "layer $name (store paths: $*) failed: $(tail -n 1 "$err")"
 	fi
 	rm -f "$err"

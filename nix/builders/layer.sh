@@ -11,7 +11,8 @@
 # (belowLayers, their descriptors). Otherwise: exactly $paths (one a line).
 #
 # Variables: common, layerName, closure, paths, root, rootItems,
-# belowLayers, mtime, uid, gid, uname, gname.
+# belowLayers, mtime, uid, gid, uname, gname, perms (the rules' file, or
+# "").
 # shellcheck source=common.sh
 . "$common"
 if [ -n "$closure" ]; then
@@ -31,7 +32,7 @@ mapfile -t list <paths
 if [ -n "$root" ]; then
 	err=$(mktemp)
 	path-to-layer --quiet --digest-only --root "$root" --mtime "$(seconds "$mtime")" --uid "$uid" --gid "$gid" \
-		--uname "$uname" --gname "$gname" -- "${list[@]}" >"$out" 2>"$err" ||
+		--uname "$uname" --gname "$gname" ${perms:+--perms "$perms"} -- "${list[@]}" >"$out" 2>"$err" ||
 		fail "layer $layerName (root $root, store paths: ${list[*]}) failed: $(tail -n 1 "$err")"
 elif [ ${#list[@]} -gt 0 ]; then
 	measure_layer "$out" "$layerName" "${list[@]}"

@@ -13,7 +13,7 @@
 #
 # Structured attributes: common, mode, excludePaths, explicitLayers (their
 # descriptors), maxLayers, pipeline, fromImage, fromImageIsStream, includeStorePaths,
-# mtime, uid, gid, uname, gname.
+# mtime, uid, gid, uname, gname, perms (the rules' file, or "").
 # shellcheck source=common.sh
 . "$common"
 attrs=${NIX_ATTRS_JSON_FILE:-$NIX_BUILD_TOP/.attrs.json}
@@ -53,7 +53,7 @@ fi
 # One descriptor per layer, several at once, joined in order.
 jobs=${NIX_BUILD_CORES:-1}
 [ "$jobs" -gt 0 ] || jobs=$(nproc)
-export common mtime uid gid uname gname
+export common mtime uid gid uname gname perms
 mkdir descriptors
 # shellcheck disable=SC2016 # expanded by the bash that xargs runs
 awk '{ print NR - 1, $0 }' plan | xargs -r -P "$jobs" -L1 bash -c '

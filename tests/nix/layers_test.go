@@ -35,6 +35,9 @@ type descriptor struct {
 	GID    int64    `json:"gid"`
 	Uname  string   `json:"uname"`
 	Gname  string   `json:"gname"`
+	// Perms are the permission rules (nix2container's perms) the layer
+	// was written with.
+	Perms []json.RawMessage `json:"perms"`
 }
 
 func readDescriptors(t *testing.T, name string) []descriptor {

@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"sort"
 	"strings"
 	"testing"
 
@@ -176,6 +178,58 @@ in {
 		if got := d.run(t, c.ref); got != "hello from a nix store path\n" {
 			t.Errorf("%s: %q", c.attr, got)
 		}
+	}
+}
+
+// TestPkgsRouteOptions: with pkgs, the builds of fakeRootCommands,
+// enableFakechroot and includeNixDB take the programs they run from pkgs
+// (fakeroot; proot and glibc's ldd; nix and sqlite, as nixpkgs'
+// mkDbExtraCommand), each only when its option asks for it; an image of
+// fake-root commands and a database builds and runs.
+func TestPkgsRouteOptions(t *testing.T) {
+	e := setup(t)
+	d := needDocker(t)
+	testutil.Need(t, "fakeroot", "proot", "ldd", "sqlite3")
+	f := e.expr(t, standin+`let
+  dtp = import (repo + "/nix") { pkgs = original; };
+  layered = extra: dtp.streamLayeredImage ({ name = "dt-i-nix2/pkgs-options"; tag = "1"; contents = [ app ]; config.Entrypoint = [ "/bin/hello" ]; } // extra);
+in {
+  both = layered { fakeRootCommands = "mkdir -m 0700 secret && chown 1000:1000 secret"; includeNixDB = true; };
+  drvs = {
+    plain = (layered { }).customisationLayer.drvPath;
+    fakeroot = (layered { fakeRootCommands = "true"; }).customisationLayer.drvPath;
+    fakechroot = (layered { enableFakechroot = true; }).customisationLayer.drvPath;
+    db = (layered { includeNixDB = true; }).customisationLayer.drvPath;
+    image = (dtp.buildImageWithNixDb { name = "dt-i-nix2/pkgs-options"; copyToRoot = [ app ]; }).drvPath;
+  };
+}`)
+	var drvs map[string]string
+	e.eval(t, f, "drvs", &drvs)
+	want := map[string][]string{
+		"plain":      nil,
+		"fakeroot":   {"standin-fakeroot"},
+		"fakechroot": {"standin-fakeroot", "standin-ldd", "standin-proot"},
+		"db":         {"standin-nix-store", "standin-sqlite3"},
+		"image":      {"standin-nix-store", "standin-sqlite3"},
+	}
+	for name, drv := range drvs {
+		var got []string
+		for _, r := range lines(testutil.Run(t, "nix-store", append(append([]string{}, testutil.NixOptions...), "-q", "--references", drv)...)) {
+			// The stand-in's links to this machine's programs are named
+			// after the programs (standin-nix-store for pkgs.nix).
+			if m := regexp.MustCompile(`/[0-9a-z]{32}-(standin-[a-z0-9-]+)\.drv$`).FindStringSubmatch(r); m != nil {
+				got = append(got, m[1])
+			}
+		}
+		sort.Strings(got)
+		if strings.Join(got, " ") != strings.Join(want[name], " ") {
+			t.Errorf("%s: the build's inputs from pkgs are %v, want %v", name, got, want[name])
+		}
+	}
+	ref := "dt-i-nix2/pkgs-options:1"
+	d.load(t, stream(t, mustBuild(t, e, f, "both")), ref)
+	if got, want := d.run(t, ref, "ls", "/secret", "/nix/var/nix/db/db.sqlite"), "1000 1000 700 /secret\n0 0 644 /nix/var/nix/db/db.sqlite\n"; got != want {
+		t.Errorf("hello ls:\n%s\nwant:\n%s", got, want)
 	}
 }
 

@@ -10,7 +10,8 @@
 #   building it;
 # - bashInteractive, coreutils and hello are a static test program
 #   (program) under nixpkgs' file names; cacert holds a file of fixed text;
-#   pigz, zstd, jq are this machine's;
+#   pigz, zstd, jq, skopeo, fakeroot, proot, nix (nix-store), sqlite
+#   (sqlite3) and glibc (ldd) are links to this machine's programs;
 # - dockerTools.streamLayeredImage computes its conf.json the way nixpkgs
 #   does (baseJson, a customisation layer tar with its checksum, store
 #   layers by popularity from the closure of both, the tag from the conf's
@@ -69,6 +70,11 @@ let
     zstd = host self "zstd";
     jq = host self "jq";
     skopeo = host self "skopeo";
+    fakeroot = host self "fakeroot";
+    proot = host self "proot";
+    nix = host self "nix-store";
+    sqlite = host self "sqlite3";
+    glibc = host self "ldd";
     bashInteractive = programAs self "bash" "bash";
     coreutils = programAs self "coreutils" "env";
     hello = programAs self "hello" "hello";

@@ -1,7 +1,8 @@
 # dockertools' Nix functions: nixpkgs' dockerTools API (streamLayeredImage,
-# buildLayeredImage, buildImage, mergeImages, pullImage, exportImage,
-# fakeNss, binSh, usrBinEnv, caCertificates) over the toolkit's binaries,
-# plus buildLayer, a layer of its own derivation (as nix2container's).
+# buildLayeredImage, buildImage, buildLayeredImageWithNixDb,
+# buildImageWithNixDb, mergeImages, pullImage, exportImage, fakeNss, binSh,
+# usrBinEnv, caCertificates) over the toolkit's binaries, plus buildLayer,
+# a layer of its own derivation, and perms, as nix2container's.
 #
 #   import ./nix { pkgs = import <nixpkgs> { }; }
 #       builds the toolkit with ./package.nix (buildGoModule) and runs the

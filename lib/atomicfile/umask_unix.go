@@ -17,3 +17,4 @@ var umaskVal = func() os.FileMode {
 }()
 
 func umask() os.FileMode { return umaskVal }
+

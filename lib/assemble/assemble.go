@@ -41,15 +41,31 @@ func (l Logger) printf(format string, args ...any) {
 // Built is an image ready to be written, with what its docker-archive
 // looks like (nixpkgs' bytes, or docker save's) and what to report.
 type Built struct {
-	Image  *image.Image
+	Image *image.Image
+	// Result is complete once the image is written (the drop-in's image
+	// ID and diffIDs are known only when its layers are measured).
 	Result Result
 	Style  dockerarchive.Style
 	Mtime  int64 // of a docker-archive's members
 	base   *imagefile.File
+	halt   chan struct{}
 }
 
-// Close releases the base image the layers may be read from.
+// stop is closed by Close: background work on the image ends.
+func (b *Built) stop() <-chan struct{} {
+	if b.halt == nil {
+		b.halt = make(chan struct{})
+	}
+	return b.halt
+}
+
+// Close releases the base image the layers may be read from, and stops
+// measuring layers not yet measured.
 func (b *Built) Close() error {
+	if b.halt != nil {
+		close(b.halt)
+		b.halt = nil
+	}
 	if b.base == nil {
 		return nil
 	}

@@ -92,7 +92,8 @@ func writeNative(w io.Writer, spec assemble.NativeSpec, kind ...compress.Kind) (
 		return assemble.Result{}, err
 	}
 	defer b.Close()
-	return b.Result, b.WriteArchive(w, append(kind, compress.None)[0])
+	err = b.WriteArchive(w, append(kind, compress.None)[0])
+	return b.Result, err
 }
 
 // writeNixpkgs builds the conf's image and writes its docker-archive to w.
@@ -102,7 +103,8 @@ func writeNixpkgs(w io.Writer, conf string, opts assemble.NixpkgsOptions, kind .
 		return assemble.Result{}, err
 	}
 	defer b.Close()
-	return b.Result, b.WriteArchive(w, append(kind, compress.None)[0])
+	err = b.WriteArchive(w, append(kind, compress.None)[0])
+	return b.Result, err // complete once written
 }
 
 // native builds spec into memory.

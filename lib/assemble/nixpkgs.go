@@ -2,6 +2,7 @@ package assemble
 
 import (
 	"archive/tar"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -12,7 +13,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -308,70 +308,130 @@ func Nixpkgs(confPath string, opts NixpkgsOptions) (*Built, error) {
 		Mtime: c.mtime, Uid: c.uid, Gid: c.gid, Uname: c.uname, Gname: c.gname,
 		StoreDir: c.storeDir, Leading: []string{"/nix", "/nix/store"},
 	}
-	store, err := measureAll(c.storeLayers, lopts)
-	if err != nil {
-		return fail(err)
+	// The store layers are measured in the background, in order, while
+	// the image is written: the first layer's member goes out as soon as
+	// it is measured, and the config, which names every diffID, last.
+	p := &nixPending{
+		base: len(layers), paths: c.storeLayers, log: opts.Log,
+		results: measureInOrder(c.storeLayers, lopts, b.stop()),
+		layers:  layers,
 	}
-	for i, l := range store {
-		n := len(layers) + 1
-		layers = append(layers, logged(l, opts.Log, "Creating layer %d from paths: %s", n, pyjson.ReprList(c.storeLayers[i])))
-		comments = append(comments, pyjson.ReprList(c.storeLayers[i]))
+	for range c.storeLayers {
+		p.layers = append(p.layers, image.Layer{}) // known once measured
 	}
-	layers = append(layers, logged(custom, opts.Log, "Creating layer %d with customisation...", len(layers)+1))
+	p.layers = append(p.layers, logged(custom, opts.Log, "Creating layer %d with customisation...", len(p.layers)+1))
+	for _, paths := range c.storeLayers {
+		comments = append(comments, pyjson.ReprList(paths))
+	}
 	comments = append(comments, pyjson.ReprList([]string{c.custom}))
-
-	created := pyjson.StringOf(c.created.ISOFormat())
-	var diffIDs, history []pyjson.Value
-	res := Result{Name: ref.Name, Tag: ref.Tag}
-	for i, l := range layers {
-		diffIDs = append(diffIDs, pyjson.StringOf(l.DiffID.String()))
-		res.DiffIDs = append(res.DiffIDs, l.DiffID)
-		history = append(history, pyjson.ObjectOf(
+	p.config = func(layers []image.Layer) []byte {
+		created := pyjson.StringOf(c.created.ISOFormat())
+		var diffIDs, history []pyjson.Value
+		res := Result{Name: ref.Name, Tag: ref.Tag}
+		for i, l := range layers {
+			diffIDs = append(diffIDs, pyjson.StringOf(l.DiffID.String()))
+			res.DiffIDs = append(res.DiffIDs, l.DiffID)
+			history = append(history, pyjson.ObjectOf(
+				pyjson.Member{Key: "created", Value: created},
+				pyjson.Member{Key: "comment", Value: pyjson.StringOf("store paths: " + comments[i])},
+			))
+		}
+		imageJSON := pyjson.Dumps(pyjson.ObjectOf(
 			pyjson.Member{Key: "created", Value: created},
-			pyjson.Member{Key: "comment", Value: pyjson.StringOf("store paths: " + comments[i])},
-		))
+			pyjson.Member{Key: "architecture", Value: c.arch},
+			pyjson.Member{Key: "os", Value: pyjson.StringOf("linux")},
+			pyjson.Member{Key: "config", Value: c.config},
+			pyjson.Member{Key: "rootfs", Value: pyjson.ObjectOf(
+				pyjson.Member{Key: "diff_ids", Value: pyjson.Value{Kind: pyjson.Array, Arr: diffIDs}},
+				pyjson.Member{Key: "type", Value: pyjson.StringOf("layers")},
+			)},
+			pyjson.Member{Key: "history", Value: pyjson.Value{Kind: pyjson.Array, Arr: history}},
+		), 4)
+		res.ImageID = digest.FromBytes(imageJSON)
+		b.Result = res
+		return imageJSON
 	}
-	imageJSON := pyjson.Dumps(pyjson.ObjectOf(
-		pyjson.Member{Key: "created", Value: created},
-		pyjson.Member{Key: "architecture", Value: c.arch},
-		pyjson.Member{Key: "os", Value: pyjson.StringOf("linux")},
-		pyjson.Member{Key: "config", Value: c.config},
-		pyjson.Member{Key: "rootfs", Value: pyjson.ObjectOf(
-			pyjson.Member{Key: "diff_ids", Value: pyjson.Value{Kind: pyjson.Array, Arr: diffIDs}},
-			pyjson.Member{Key: "type", Value: pyjson.StringOf("layers")},
-		)},
-		pyjson.Member{Key: "history", Value: pyjson.Value{Kind: pyjson.Array, Arr: history}},
-	), 4)
-	res.ImageID = digest.FromBytes(imageJSON)
-	b.Image = &image.Image{Config: imageJSON, Layers: layers, Names: []string{c.repoTag}}
-	b.Result = res
+	b.Result = Result{Name: ref.Name, Tag: ref.Tag} // the rest once the image is written
+	b.Image = &image.Image{Layers: make([]image.Layer, len(p.layers)), Names: []string{c.repoTag}, Pending: p}
 	return b, nil
 }
 
-// measureAll measures the store layers, two at a time (each is also
-// hashed on a goroutine of its own), and fails with the first layer in
-// order that fails.
-func measureAll(layers [][]string, o layer.Options) ([]image.Layer, error) {
-	out := make([]image.Layer, len(layers))
-	errs := make([]error, len(layers))
-	slots := make(chan struct{}, 2)
-	var wg sync.WaitGroup
-	for i, paths := range layers {
-		slots <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-slots }()
-			out[i], errs[i] = layer.MeasureStorePaths(paths, o)
-		}()
+// nixPending is the drop-in's image while its store layers are measured.
+type nixPending struct {
+	base    int // layers before the store layers (the base image's)
+	paths   [][]string
+	log     Logger
+	results []chan measured
+	layers  []image.Layer // known so far
+	config  func([]image.Layer) []byte
+	done    []bool
+	cfg     []byte
+}
+
+type measured struct {
+	l   image.Layer
+	err error
+}
+
+func (p *nixPending) Layer(i int) (image.Layer, error) {
+	k := i - p.base
+	if k < 0 || k >= len(p.paths) {
+		return p.layers[i], nil
 	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return nil, err
+	if p.done == nil {
+		p.done = make([]bool, len(p.paths))
+	}
+	if !p.done[k] {
+		m := <-p.results[k]
+		if m.err != nil {
+			p.results[k] <- m // for a second call
+			return image.Layer{}, m.err
 		}
+		p.layers[i] = logged(m.l, p.log, "Creating layer %d from paths: %s", i+1, pyjson.ReprList(p.paths[k]))
+		p.done[k] = true
 	}
-	return out, nil
+	return p.layers[i], nil
+}
+
+func (p *nixPending) Config() ([]byte, error) {
+	if p.cfg == nil {
+		for i := range p.layers {
+			if _, err := p.Layer(i); err != nil {
+				return nil, err
+			}
+		}
+		p.cfg = p.config(p.layers)
+	}
+	return p.cfg, nil
+}
+
+// measureInOrder measures the store layers in the background, two at a
+// time, in order (each result on its own channel); after stop is closed
+// no new measurement starts.
+func measureInOrder(layers [][]string, o layer.Options, stop <-chan struct{}) []chan measured {
+	results := make([]chan measured, len(layers))
+	for i := range results {
+		results[i] = make(chan measured, 1)
+	}
+	go func() {
+		slots := make(chan struct{}, 2)
+		for i, paths := range layers {
+			select {
+			case slots <- struct{}{}:
+			case <-stop:
+				for _, r := range results[i:] {
+					r <- measured{err: errors.New("stopped")}
+				}
+				return
+			}
+			go func() {
+				defer func() { <-slots }()
+				l, err := layer.MeasureStorePaths(paths, o)
+				results[i] <- measured{l, err}
+			}()
+		}
+	}()
+	return results
 }
 
 // customisationLayer is the customisation layer's store path (layer.tar

@@ -91,15 +91,25 @@ func LayerName(diffID digest.Digest) string { return diffID.Encoded() + "/layer.
 func ConfigName(d digest.Digest) string { return d.Encoded() + ".json" }
 
 // Add writes an image's layers and config, and records its manifest
-// entry: its names as its RepoTags, as they are spelt.
+// entry: its names as its RepoTags, as they are spelt. A pending image
+// is written as its layers are measured.
 func (w *Writer) Add(im *image.Image) error {
 	var names []string
-	for _, l := range im.Layers {
+	for i := range im.Layers {
+		// A pending image's next layers are measured while this one
+		// is written.
+		l, err := im.Layer(i)
+		if err != nil {
+			return err
+		}
 		name, err := w.layer(l)
 		if err != nil {
 			return err
 		}
 		names = append(names, name)
+	}
+	if err := im.Resolve(); err != nil {
+		return err
 	}
 	config := ConfigName(im.ID())
 	if w.style == Nixpkgs || !w.seen[config] {

@@ -105,6 +105,50 @@ type Image struct {
 	// Source names where the image came from, in messages ("" for an
 	// image being built).
 	Source string
+	// Pending, when set, is an image still being measured while it is
+	// written: Layers holds as many layers as it will have, and Config
+	// is empty, until Resolve fills them in.
+	Pending Pending
+}
+
+// Pending is an image whose layers' digests become known in order, and
+// its config once they all are: a writer that writes each layer before
+// the config (docker-archive) starts on the first layer while the next
+// ones are measured; any other waits for the whole image (Resolve).
+type Pending interface {
+	// Layer waits for layer i to be measured and returns it.
+	Layer(i int) (Layer, error)
+	// Config waits for every layer and returns the config bytes.
+	Config() ([]byte, error)
+}
+
+// Layer returns layer i, waiting for it if the image is pending.
+func (im *Image) Layer(i int) (Layer, error) {
+	if im.Pending != nil {
+		return im.Pending.Layer(i)
+	}
+	return im.Layers[i], nil
+}
+
+// Resolve waits for a pending image to be whole and fills in its layers
+// and config; for any other it does nothing.
+func (im *Image) Resolve() error {
+	if im.Pending == nil {
+		return nil
+	}
+	for i := range im.Layers {
+		l, err := im.Pending.Layer(i)
+		if err != nil {
+			return err
+		}
+		im.Layers[i] = l
+	}
+	cfg, err := im.Pending.Config()
+	if err != nil {
+		return err
+	}
+	im.Config, im.Pending = cfg, nil
+	return nil
 }
 
 // ID is the config's digest: the image ID.

@@ -107,6 +107,9 @@ func (w *Writer) Add(im *image.Image) (v1.Descriptor, error) {
 // writeImage writes an image's blobs and returns its manifest's
 // descriptor, with its platform and creation time.
 func (w *Writer) writeImage(im *image.Image) (v1.Descriptor, error) {
+	if err := im.Resolve(); err != nil {
+		return v1.Descriptor{}, err
+	}
 	platform, err := im.Platform()
 	if err != nil {
 		return v1.Descriptor{}, fmt.Errorf("%s: %w", imageName(im), err)

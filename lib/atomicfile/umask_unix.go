@@ -17,4 +17,3 @@ var umaskVal = func() os.FileMode {
 }()
 
 func umask() os.FileMode { return umaskVal }
-
